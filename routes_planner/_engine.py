@@ -1,0 +1,86 @@
+"""Thin layer over PyVRP's solver: wall-clock deadlines and parallel seeds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from pyvrp import CostEvaluator, ProblemData, Solution
+from pyvrp.solve import solve
+
+
+@dataclass(slots=True)
+class Deadline:
+    """PyVRP stopping criterion: an absolute ``time.monotonic()`` deadline.
+
+    Unlike ``MaxRuntime`` it also counts the set-up before the first iteration,
+    so a run never overshoots its caller's budget by the set-up time. With
+    ``max_iterations`` it also stops after that many iterations, which makes a
+    run reproducible whenever the deadline is not reached first.
+    """
+
+    at: float
+    max_iterations: int | None = None
+    iterations: int = 0
+
+    def __call__(self, best_cost: float) -> bool:
+        self.iterations += 1
+        if self.max_iterations is not None and self.iterations > self.max_iterations:
+            return True
+        return time.monotonic() >= self.at
+
+
+def objective(data: ProblemData, solution: Solution) -> float:
+    """Objective of a solution (infinite if infeasible): costs plus prizes missed."""
+    if not solution.is_feasible():
+        return float("inf")
+    evaluator = CostEvaluator([0] * data.num_load_dimensions, 0, 0)
+    return float(evaluator.cost(solution))
+
+
+def run(
+    data: ProblemData,
+    *,
+    seed: int,
+    deadline: float,
+    max_iterations: int | None = None,
+    initial: Solution | None = None,
+) -> Solution:
+    """Solve ``data`` with PyVRP until ``deadline``; return the best solution found."""
+    stop = Deadline(deadline, max_iterations)
+    result = solve(
+        data,
+        stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        initial_solution=initial,
+    )
+    return result.best
+
+
+def _run_job(job: tuple[ProblemData, int, float, int | None]) -> Solution:
+    data, seed, deadline, max_iterations = job
+    return run(data, seed=seed, deadline=deadline, max_iterations=max_iterations)
+
+
+def best_of_seeds(
+    data: ProblemData,
+    seeds: Sequence[int],
+    *,
+    deadline: float,
+    max_iterations: int | None = None,
+    pool: ProcessPoolExecutor | None = None,
+) -> Solution:
+    """Solve with each seed (in parallel when given a pool) and keep the best.
+
+    Ties go to the earlier seed, so the choice does not depend on timing.
+    """
+    jobs = [(data, seed, deadline, max_iterations) for seed in seeds]
+    if pool is None or len(jobs) == 1:
+        solutions = [_run_job(job) for job in jobs]
+    else:
+        solutions = list(pool.map(_run_job, jobs))
+    return min(solutions, key=lambda sol: objective(data, sol))

@@ -1,0 +1,562 @@
+"""plan(): a day of stops, bikes and hubs in; rounds and the stops left out come back."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from pyvrp import (
+    Activity,
+    Client,
+    Depot,
+    Location,
+    ProblemData,
+    Route,
+    Solution,
+    VehicleType,
+)
+
+from routes_planner import _engine
+from routes_planner.clustering import split_day
+from routes_planner.distances import (
+    UNREACHABLE,
+    DistanceSource,
+    GreatCircle,
+    LatLon,
+    Table,
+)
+from routes_planner.feasibility import check_feasible
+from routes_planner.models import (
+    NO_CAPACITY,
+    OUTSIDE_SHIFT,
+    TOO_HEAVY,
+    WINDOW_UNREACHABLE,
+    Bike,
+    Hub,
+    Plan,
+    Problem,
+    Round,
+    Stop,
+    Trip,
+    Unplanned,
+    Visit,
+)
+from routes_planner.params import PlannerParams
+
+# Costs are in 1/60 m so that a balance weight in metres per minute of
+# overtime becomes an integer cost per second, as PyVRP requires.
+COST_PER_METRE = 60
+_NO_LIMIT = int(np.iinfo(np.int64).max)
+# Below this budget a second process costs more than it brings.
+_MIN_PARALLEL_SECONDS = 1.0
+
+
+class PlanningError(RuntimeError):
+    """The planner produced a plan that fails its own feasibility check (a bug)."""
+
+
+def plan(
+    problem: Problem,
+    params: PlannerParams = PlannerParams(),  # noqa: B008 - frozen, safe to share
+    *,
+    seed: int | None = None,
+    time_limit_s: float | None = None,
+    distances: DistanceSource | None = None,
+) -> Plan:
+    """Plan the day's rounds: which bike visits which stops, in what order, when.
+
+    Capacity per trip, shifts and time windows are never violated; stops that
+    cannot be served are returned in ``Plan.unplanned`` with a reason. Big days
+    (more than ``params.decompose_above`` stops) are split by hub and sector
+    and the parts solved in ``params.n_workers`` processes.
+
+    Parameters
+    ----------
+    problem
+        Stops, bikes and hubs of the day.
+    params
+        Planner parameters; see :class:`PlannerParams`.
+    seed
+        Random seed; ``params.seed`` when not given.
+    time_limit_s
+        Wall-clock budget in seconds; ``params.time_limit_s`` when not given.
+    distances
+        Distance and travel-time source; great-circle when not given.
+
+    Returns
+    -------
+    Plan
+        One round per bike used, and the stops left for another day.
+
+    Raises
+    ------
+    PlanningError
+        If the plan fails :func:`check_feasible` (which would be a bug).
+    """
+    started = time.monotonic()
+    seed = params.seed if seed is None else seed
+    budget = params.time_limit_s if time_limit_s is None else time_limit_s
+    if budget <= 0:
+        raise ValueError("time_limit_s must be > 0")
+    source: DistanceSource = distances if distances is not None else GreatCircle()
+    # Keep a sliver of the budget for stitching the parts and checking the plan.
+    deadline = started + budget - min(0.05 * budget + 0.02, 2.0)
+
+    heaviest = max((bike.capacity_kg for bike in problem.bikes), default=0.0)
+    too_heavy = [s for s in problem.stops if s.expected_kg > heaviest]
+    candidates = [s for s in problem.stops if s.expected_kg <= heaviest]
+    unplanned = [Unplanned(s.id, TOO_HEAVY) for s in too_heavy]
+    rounds: list[Round] = []
+
+    if candidates:
+        parts = _make_parts(problem, candidates, params, source)
+        results = _solve_parts(parts, params, seed, started, deadline)
+        for result in results:
+            rounds.extend(result.rounds)
+            unplanned.extend(result.unplanned)
+
+    order = {bike.id: i for i, bike in enumerate(problem.bikes)}
+    stop_order = {stop.id: i for i, stop in enumerate(problem.stops)}
+    rounds.sort(key=lambda r: order[r.bike_id])
+    unplanned.sort(key=lambda u: stop_order[u.stop_id])
+    result = Plan(tuple(rounds), tuple(unplanned))
+
+    problems = check_feasible(
+        problem,
+        result,
+        must_serve_after_days=params.must_serve_after_days,
+        allow_unplanned_must_serve=True,
+    )
+    if problems:
+        raise PlanningError("; ".join(problems[:5]))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _FixedTables:
+    """Tables fetched by the parent process for a part, looked up by speed."""
+
+    tables: dict[float, Table]
+
+    def table(self, points: Sequence[LatLon], speed_kmh: float) -> Table:
+        table = self.tables[speed_kmh]
+        assert table.distance_m.shape[0] == len(points)
+        return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    hubs: tuple[Hub, ...]
+    bikes: tuple[Bike, ...]
+    stops: tuple[Stop, ...]
+    source: DistanceSource
+    seed: int
+    share: float  # of the total work, to size its time budget
+
+
+@dataclass(frozen=True, slots=True)
+class _PartResult:
+    rounds: tuple[Round, ...]
+    unplanned: tuple[Unplanned, ...]
+    objective: float
+
+
+def _make_parts(
+    problem: Problem,
+    stops: list[Stop],
+    params: PlannerParams,
+    source: DistanceSource,
+) -> list[_Part]:
+    groups = split_day(
+        Problem(stops, problem.bikes, problem.hubs),
+        part_size=params.part_size,
+        decompose_above=params.decompose_above,
+    )
+    total = sum(len(g.stops) for g in groups) or 1
+    parts = []
+    for k, group in enumerate(groups):
+        part_source = source
+        if not isinstance(source, GreatCircle):
+            # Road-engine clients do not cross process boundaries: fetch here.
+            points = _points(group.hubs, group.stops)
+            speeds = sorted({bike.speed_kmh for bike in group.bikes})
+            part_source = _FixedTables({v: source.table(points, v) for v in speeds})
+        parts.append(
+            _Part(
+                group.hubs,
+                group.bikes,
+                group.stops,
+                part_source,
+                seed=params.seed if len(groups) == 1 else 7919 * k,
+                share=len(group.stops) / total,
+            )
+        )
+    return parts
+
+
+def _solve_parts(
+    parts: list[_Part],
+    params: PlannerParams,
+    seed: int,
+    started: float,
+    deadline: float,
+) -> list[_PartResult]:
+    available = max(deadline - time.monotonic(), 0.0)
+    workers = params.n_workers
+    if len(parts) == 1:
+        part = parts[0]
+        seeds = [seed + i for i in range(workers)]
+        if workers == 1 or available < _MIN_PARALLEL_SECONDS or not part.bikes:
+            seeds = seeds[:1]
+        jobs = [_Job(part, s, available, deadline, params) for s in seeds]
+        if len(jobs) == 1:
+            return [_solve_part(jobs[0])]
+        with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+            results = list(pool.map(_solve_part, jobs))
+        # Ties go to the first seed, so the pick never depends on timing.
+        return [min(results, key=lambda r: r.objective)]
+
+    # Several parts: each gets time in proportion to its size; the biggest go
+    # first so the workers finish together.
+    jobs = [
+        _Job(part, seed + part.seed, available * workers * part.share, deadline, params)
+        for part in parts
+    ]
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].part.share)
+    if workers == 1:
+        results = {i: _solve_part(jobs[i]) for i in order}
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = {i: pool.submit(_solve_part, jobs[i]) for i in order}
+            results = {i: future.result() for i, future in futures.items()}
+    return [results[i] for i in range(len(jobs))]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    part: _Part
+    seed: int
+    seconds: float
+    deadline: float
+    params: PlannerParams
+
+
+def _points(hubs: Sequence[Hub], stops: Sequence[Stop]) -> list[LatLon]:
+    return [(h.lat, h.lon) for h in hubs] + [(s.lat, s.lon) for s in stops]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fleet:
+    """Bikes grouped into PyVRP vehicle types: identical bikes share a type."""
+
+    bikes: tuple[tuple[Bike, ...], ...]
+    speeds: tuple[float, ...]
+
+    @classmethod
+    def of(cls, bikes: Sequence[Bike]) -> _Fleet:
+        groups: dict[tuple[object, ...], list[Bike]] = {}
+        for bike in bikes:
+            key = (
+                bike.hub_id,
+                bike.capacity_kg,
+                bike.shift_start_min,
+                bike.shift_end_min,
+                bike.speed_kmh,
+                bike.max_reloads,
+            )
+            groups.setdefault(key, []).append(bike)
+        speeds = tuple(sorted({bike.speed_kmh for bike in bikes}))
+        return cls(tuple(tuple(g) for g in groups.values()), speeds)
+
+
+def _solve_part(job: _Job) -> _PartResult:
+    """Solve one part end to end; runs in a worker process for big days."""
+    part, params = job.part, job.params
+    deadline = min(time.monotonic() + job.seconds, job.deadline)
+    if not part.bikes:
+        unplanned = tuple(Unplanned(s.id, NO_CAPACITY) for s in part.stops)
+        return _PartResult((), unplanned, math.inf)
+
+    fleet = _Fleet.of(part.bikes)
+    hubs = tuple(h for h in part.hubs if any(g[0].hub_id == h.id for g in fleet.bikes))
+    points = _points(hubs, part.stops)
+    tables = {v: part.source.table(points, v) for v in fleet.speeds}
+    hub_index = {h.id: i for i, h in enumerate(hubs)}
+
+    reachable, reasons = _screen(part.stops, hubs, fleet, tables, hub_index)
+    unplanned = [
+        Unplanned(s.id, reasons[i]) for i, s in enumerate(part.stops) if not reachable[i]
+    ]
+    kept = [s for i, s in enumerate(part.stops) if reachable[i]]
+    if not kept:
+        return _PartResult((), tuple(unplanned), 0.0)
+
+    index = np.concatenate(
+        [np.arange(len(hubs)), len(hubs) + np.flatnonzero(reachable)]
+    ).astype(np.int64)
+    grid = np.ix_(index, index)
+    sub = {v: Table(t.distance_m[grid], t.duration_s[grid]) for v, t in tables.items()}
+    data = _problem_data(kept, hubs, fleet, sub, hub_index, params)
+
+    solution = _search(data, fleet, params, job.seed, deadline)
+    rounds = _rounds(solution, kept, hubs, fleet, sub[fleet.speeds[0]].distance_m)
+    served = {v.stop_id for r in rounds for v in r.visits}
+    unplanned += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
+    return _PartResult(tuple(rounds), tuple(unplanned), _engine.objective(data, solution))
+
+
+def _screen(
+    stops: Sequence[Stop],
+    hubs: Sequence[Hub],
+    fleet: _Fleet,
+    tables: dict[float, Table],
+    hub_index: dict[str, int],
+) -> tuple[NDArray[np.bool_], list[str]]:
+    """Which stops some bike could serve on a trip of its own, and why not if none."""
+    n_hubs = len(hubs)
+    kg = np.array([s.expected_kg for s in stops])
+    service = np.array([round(s.service_min * 60) for s in stops], dtype=np.int64)
+    has_window = np.array([s.window is not None for s in stops])
+    early = np.array([s.window[0] * 60 if s.window else 0 for s in stops], np.int64)
+    late = np.array(
+        [s.window[1] * 60 if s.window else _NO_LIMIT // 2 for s in stops], np.int64
+    )
+
+    fits = np.zeros(len(stops), dtype=bool)
+    in_shift = np.zeros(len(stops), dtype=bool)
+    reachable = np.zeros(len(stops), dtype=bool)
+    for group in fleet.bikes:
+        bike = group[0]
+        h = hub_index[bike.hub_id]
+        dur = tables[bike.speed_kmh].duration_s
+        out, back = dur[h, n_hubs:], dur[n_hubs:, h]
+        shift_start, shift_end = bike.shift_start_min * 60, bike.shift_end_min * 60
+        start = np.maximum(shift_start + out, early)
+        can_carry = kg <= bike.capacity_kg
+        overlap = (early <= shift_end) & (late >= shift_start)
+        on_time = (
+            (out < UNREACHABLE)
+            & (back < UNREACHABLE)
+            & (start <= late)
+            & (start + service + back <= shift_end)
+        )
+        fits |= can_carry
+        in_shift |= can_carry & overlap
+        reachable |= can_carry & on_time
+
+    reasons = []
+    for i in range(len(stops)):
+        if not fits[i]:
+            reasons.append(TOO_HEAVY)
+        elif has_window[i] and in_shift[i]:
+            reasons.append(WINDOW_UNREACHABLE)
+        else:
+            reasons.append(OUTSIDE_SHIFT)
+    return reachable, reasons
+
+
+def _prize(stop: Stop, params: PlannerParams) -> int:
+    if stop.must_serve or stop.waiting_days >= params.must_serve_after_days:
+        return params.must_serve_prize_m * COST_PER_METRE
+    factor = (
+        1.0
+        + params.priority_weight * stop.priority
+        + params.waiting_weight * stop.waiting_days
+    )
+    return round(params.base_prize_m * factor * COST_PER_METRE)
+
+
+def _grams(kg: float) -> int:
+    # Rounded up, so integer loads never understate the real weight.
+    return math.ceil(kg * 1000 - 1e-9)
+
+
+def _problem_data(
+    stops: Sequence[Stop],
+    hubs: Sequence[Hub],
+    fleet: _Fleet,
+    tables: dict[float, Table],
+    hub_index: dict[str, int],
+    params: PlannerParams,
+) -> ProblemData:
+    locations = [Location(x=h.lon, y=h.lat, name=h.id) for h in hubs]
+    locations += [Location(x=s.lon, y=s.lat, name=s.id) for s in stops]
+    depots = [Depot(location=i, name=h.id) for i, h in enumerate(hubs)]
+    clients = [
+        Client(
+            location=len(hubs) + i,
+            pickup=[_grams(s.expected_kg)],
+            service_duration=round(s.service_min * 60),
+            tw_early=s.window[0] * 60 if s.window else 0,
+            tw_late=s.window[1] * 60 if s.window else _NO_LIMIT,
+            prize=_prize(s, params),
+            required=False,
+            name=s.id,
+        )
+        for i, s in enumerate(stops)
+    ]
+    vehicle_types = [_vehicle_type(g, fleet, hub_index) for g in fleet.bikes]
+    distance = tables[fleet.speeds[0]].distance_m
+    return ProblemData(
+        locations,
+        clients,
+        depots,
+        vehicle_types,
+        [distance for _ in fleet.speeds],
+        [tables[v].duration_s for v in fleet.speeds],
+    )
+
+
+def _vehicle_type(
+    group: Sequence[Bike], fleet: _Fleet, hub_index: dict[str, int]
+) -> VehicleType:
+    bike = group[0]
+    depot = hub_index[bike.hub_id]
+    shift_start, shift_end = bike.shift_start_min * 60, bike.shift_end_min * 60
+    optional = {} if bike.max_reloads is None else {"max_reloads": bike.max_reloads}
+    return VehicleType(
+        num_available=len(group),
+        capacity=[_grams(bike.capacity_kg)],
+        start_depot=depot,
+        end_depot=depot,
+        tw_early=shift_start,
+        tw_late=shift_end,
+        shift_duration=shift_end - shift_start,
+        unit_distance_cost=COST_PER_METRE,
+        profile=fleet.speeds.index(bike.speed_kmh),
+        reload_depots=[depot],
+        name=bike.id,
+        **optional,
+    )
+
+
+def _search(
+    data: ProblemData,
+    fleet: _Fleet,
+    params: PlannerParams,
+    seed: int,
+    deadline: float,
+) -> Solution:
+    """Run PyVRP; with balancing, a second phase charges time over the average day."""
+    weight = round(params.balance_weight)
+    if weight <= 0:
+        return _engine.run(
+            data, seed=seed, deadline=deadline, max_iterations=params.max_iterations
+        )
+
+    halfway = time.monotonic() + (deadline - time.monotonic()) / 2
+    iterations = None if params.max_iterations is None else params.max_iterations // 2
+    first = _engine.run(data, seed=seed, deadline=halfway, max_iterations=iterations)
+    n_bikes = sum(len(g) for g in fleet.bikes)
+    average = sum(r.duration() for r in first.routes()) // max(n_bikes, 1)
+    vehicle_types = []
+    for vt in data.vehicle_types():
+        target = max(min(average, vt.shift_duration), 1)
+        vehicle_types.append(
+            vt.replace(
+                shift_duration=target,
+                max_overtime=vt.shift_duration - target,
+                unit_overtime_cost=weight,
+            )
+        )
+    balanced = data.replace(vehicle_types=vehicle_types)
+    warm = Solution(
+        balanced,
+        [
+            Route(
+                balanced,
+                [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
+                route.vehicle_type(),
+            )
+            for route in first.routes()
+        ],
+    )
+    second = _engine.run(
+        balanced,
+        seed=seed,
+        deadline=deadline,
+        max_iterations=iterations,
+        initial=warm,
+    )
+    # The warm start is feasible, so the second phase never does worse.
+    return second if second.is_feasible() else first
+
+
+def _rounds(
+    solution: Solution,
+    stops: Sequence[Stop],
+    hubs: Sequence[Hub],
+    fleet: _Fleet,
+    distance: NDArray[np.int64],
+) -> list[Round]:
+    n_hubs = len(hubs)
+    by_type: dict[int, list[Route]] = {}
+    for route in solution.routes():
+        by_type.setdefault(route.vehicle_type(), []).append(route)
+
+    rounds = []
+    for vt, routes in sorted(by_type.items()):
+        # Bikes of one type are interchangeable: earliest round to the first bike.
+        routes.sort(key=lambda r: (r.start_time(), r.schedule()[1].idx))
+        for bike, route in zip(fleet.bikes[vt], routes, strict=False):
+            rounds.append(_round(bike, route, stops, hubs, n_hubs, distance))
+    return rounds
+
+
+def _round(
+    bike: Bike,
+    route: Route,
+    stops: Sequence[Stop],
+    hubs: Sequence[Hub],
+    n_hubs: int,
+    distance: NDArray[np.int64],
+) -> Round:
+    schedule = route.schedule()
+    hub = hubs[schedule[0].idx]
+    trips: list[Trip] = []
+    visits: list[Visit] = []
+    load = 0.0
+    metres = 0
+    depart = schedule[0].end_time
+    prev_location = schedule[0].idx
+    for activity in schedule[1:]:
+        location = activity.idx if activity.is_depot() else n_hubs + activity.idx
+        metres += int(distance[prev_location, location])
+        prev_location = location
+        if activity.is_depot():
+            if visits:
+                trips.append(
+                    Trip(
+                        tuple(visits),
+                        depart_min=depart / 60,
+                        return_min=activity.start_time / 60,
+                        load_kg=load,
+                        distance_m=metres,
+                    )
+                )
+            visits, load, metres = [], 0.0, 0
+            depart = activity.end_time
+            continue
+        stop = stops[activity.idx]
+        load += stop.expected_kg
+        visits.append(
+            Visit(
+                stop.id,
+                arrival_min=(activity.start_time - activity.wait_duration) / 60,
+                start_min=activity.start_time / 60,
+                load_kg_after=load,
+            )
+        )
+    return Round(
+        bike_id=bike.id,
+        hub_id=hub.id,
+        trips=tuple(trips),
+        start_min=route.start_time() / 60,
+        end_min=route.end_time() / 60,
+        distance_m=int(route.distance()),
+    )

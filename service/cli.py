@@ -1,0 +1,166 @@
+"""The `recoop` command line: serve, demo, db upgrade, token create, solve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from service.settings import Settings
+
+log = logging.getLogger("recoop")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SystemExit(f"recoop: configuration error: {messages}") from None
+
+
+async def ensure_schema(settings: Settings) -> None:
+    """SQLite is brought up to date automatically; PostgreSQL must be migrated first."""
+    from service.persistence.db import create_database
+    from service.persistence.migrate import current_and_head, upgrade
+
+    db = create_database(settings.database_url)
+    try:
+        if settings.is_sqlite:
+            await upgrade(db.writer)
+            return
+        current, head = await current_and_head(db.writer)
+        if current != head:
+            raise SystemExit(
+                f"recoop: the database is at migration {current or 'none'}, the code needs "
+                f"{head}: run `recoop db upgrade` first"
+            )
+    finally:
+        await db.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from service.app import create_app
+    from service.bootstrap import build
+    from service.logs import setup_logging
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+    asyncio.run(ensure_schema(settings))
+
+    async def make_app() -> web.Application:
+        return create_app(build(settings), role=args.role)
+
+    log.info("serving role=%s on http://%s:%s", args.role, args.host, args.port)
+    web.run_app(make_app(), host=args.host, port=args.port, print=None)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from service.persistence.db import create_database
+    from service.persistence.migrate import upgrade
+
+    settings = _settings()
+
+    async def run() -> None:
+        db = create_database(settings.database_url)
+        try:
+            await upgrade(db.writer, args.revision)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print(f"database upgraded to {args.revision}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from service.bootstrap import build
+    from service.domain.commands import CreateApiToken
+
+    settings = _settings()
+
+    async def run() -> str:
+        await ensure_schema(settings)
+        deps = build(settings, background=[])
+        try:
+            token: str = await deps.bus.handle(CreateApiToken(args.role, args.name or ""))
+            return token
+        finally:
+            await deps.close()
+
+    token = asyncio.run(run())
+    print(f"created a {args.role} token; it is shown only once:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from service.demo import run_demo
+
+    return run_demo(
+        households=args.households, serve=not args.no_serve, out=args.out, port=args.port
+    )
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from routes_planner import vrplib as planner_files
+
+    argv = [args.file, "--seconds", str(args.seconds)] + (["--json"] if args.json else [])
+    return int(planner_files.main(argv) or 0)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="recoop", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web app, webhooks and background jobs")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--role", choices=["all", "web", "worker"], default="all")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="a simulated day in Lagos, end to end")
+    demo.add_argument("--households", type=int, default=40)
+    demo.add_argument("--no-serve", action="store_true", help="exit after the summary")
+    demo.add_argument("--out", default="demo-out", help="folder for the demo database")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations to RECOOP_DATABASE_URL")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    token = sub.add_parser("token", help="API bearer tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a new token")
+    create.add_argument("--role", choices=["operator", "collector"], required=True)
+    create.add_argument("--name", default="")
+    create.set_defaults(func=cmd_token_create)
+
+    solve = sub.add_parser("solve", help="run the route planner on a VRPLIB/Solomon file")
+    solve.add_argument("file")
+    solve.add_argument("--seconds", type=float, default=10.0)
+    solve.add_argument("--json", action="store_true")
+    solve.set_defaults(func=cmd_solve)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain: households, pickups, rounds, and the pure SMS language around them."""

@@ -1,0 +1,118 @@
+"""Settings from RECOOP_* environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work; the message says which variable to fix."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; frozen, and its repr never shows a secret."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECOOP_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./recoop.db"
+    public_base_url: str = "http://127.0.0.1:8080"
+    # Proxies whose X-Forwarded-Proto/Host we believe; empty means believe none.
+    trusted_proxies: tuple[str, ...] = ()
+    timezone: str = "Africa/Lagos"
+    currency: str = "NGN"
+    default_region: str = "NG"
+
+    sms_gateway: Literal["console", "twilio", "africastalking"] = "console"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+    africastalking_username: str = ""
+    africastalking_api_key: SecretStr = SecretStr("")
+    africastalking_sender_id: str = ""
+    # Africa's Talking does not sign callbacks: its webhook URL carries this secret.
+    africastalking_webhook_token: SecretStr = SecretStr("")
+
+    payout_provider: str = "sandbox"
+
+    # Limits against SMS pumping and runaway cost.
+    sms_per_number_per_hour: int = Field(default=10, ge=1)
+    inbound_per_number_per_hour: int = Field(default=60, ge=1)
+    sms_max_attempts: int = Field(default=8, ge=1)
+    sms_default_ttl_s: int = Field(default=6 * 3600, ge=60)
+
+    # Money guards (used by the ledger; listed here so one place documents them).
+    min_redemption_kobo: int = 5000
+    payout_daily_cap_kobo: int = 100_000_000
+    outstanding_credit_cap_kobo: int = 1_000_000_000
+
+    dispatcher_interval_s: float = Field(default=0.5, gt=0)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _twilio_needs_credentials(self) -> Settings:
+        if self.sms_gateway == "twilio" and not (
+            self.twilio_auth_token.get_secret_value() and self.twilio_account_sid
+        ):
+            raise ConfigError(
+                "RECOOP_SMS_GATEWAY=twilio needs RECOOP_TWILIO_ACCOUNT_SID and "
+                "RECOOP_TWILIO_AUTH_TOKEN: without the token no webhook can be verified"
+            )
+        if self.sms_gateway == "africastalking" and not (
+            self.africastalking_username
+            and self.africastalking_api_key.get_secret_value()
+        ):
+            raise ConfigError(
+                "RECOOP_SMS_GATEWAY=africastalking needs RECOOP_AFRICASTALKING_USERNAME "
+                "and RECOOP_AFRICASTALKING_API_KEY"
+            )
+        return self
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings from `environ` (default: the process environment)."""
+        if environ is None:
+            return cls(**overrides)
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            key = f"RECOOP_{name.upper()}"
+            if key in environ:
+                values[name] = environ[key]
+        values.update(overrides)
+        return cls(_env_file=None, **values)  # type: ignore[call-arg]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "***" if value.get_secret_value() else ""
+            elif name == "database_url":
+                value = _mask_url_password(str(value))
+            shown.append(f"{name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+
+def _mask_url_password(url: str) -> str:
+    # postgresql+asyncpg://user:secret@host/db -> postgresql+asyncpg://user:***@host/db
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, at, host = rest.rpartition("@")
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{creds}{at}{host}"

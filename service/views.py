@@ -1,0 +1,222 @@
+"""Read-side queries for the API, dashboard and demo (no mutations)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.persistence.db import READONLY, Database
+from service.persistence.tables import (
+    api_tokens,
+    delivery_reports,
+    households,
+    inbound_messages,
+    outbox,
+    pickups,
+)
+
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Up to `limit` items and the id to continue after, when more remain."""
+
+    items: list[dict[str, Any]]
+    next_after: int | None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Views:
+    """Queries on the reader engine; every list is keyset-paginated by id."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _rows(self, stmt: sa.Select[Any]) -> list[Any]:
+        async with self.db.reader.connect() as conn:
+            conn = await conn.execution_options(**{READONLY: True})
+            return list((await conn.execute(stmt)).all())
+
+    async def _page(
+        self, stmt: sa.Select[Any], id_col: Any, after: int, limit: int
+    ) -> tuple[list[Any], int | None]:
+        rows = await self._rows(stmt.where(id_col > after).order_by(id_col).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (rows[-1].id if more and rows else None)
+
+    async def households(self, *, after: int = 0, limit: int = 100) -> Page:
+        stmt = sa.select(
+            households.c.id,
+            households.c.phone,
+            households.c.name,
+            households.c.address,
+            households.c.language,
+            households.c.status,
+            households.c.created_at,
+        )
+        rows, nxt = await self._page(stmt, households.c.id, after, limit)
+        items = [
+            {
+                "id": r.id,
+                "phone": r.phone,
+                "name": r.name,
+                "address": r.address,
+                "language": r.language,
+                "status": r.status,
+                "created_at": _iso(r.created_at),
+            }
+            for r in rows
+        ]
+        return Page(items, nxt)
+
+    async def pickups(
+        self, *, status: str | None = None, after: int = 0, limit: int = 100
+    ) -> Page:
+        stmt = sa.select(
+            pickups.c.id,
+            pickups.c.code,
+            pickups.c.household_id,
+            households.c.phone,
+            households.c.name,
+            households.c.address,
+            pickups.c.status,
+            pickups.c.created_at,
+            pickups.c.updated_at,
+        ).join(households, households.c.id == pickups.c.household_id)
+        if status:
+            stmt = stmt.where(pickups.c.status == status)
+        rows, nxt = await self._page(stmt, pickups.c.id, after, limit)
+        items = [
+            {
+                "id": r.id,
+                "code": r.code,
+                "household_id": r.household_id,
+                "phone": r.phone,
+                "name": r.name,
+                "address": r.address,
+                "status": r.status,
+                "created_at": _iso(r.created_at),
+                "updated_at": _iso(r.updated_at),
+            }
+            for r in rows
+        ]
+        return Page(items, nxt)
+
+    async def unparsed_messages(
+        self, *, after: int = 0, limit: int = 100, include_reviewed: bool = False
+    ) -> Page:
+        stmt = sa.select(
+            inbound_messages.c.id,
+            inbound_messages.c.provider,
+            inbound_messages.c.phone,
+            inbound_messages.c.body,
+            inbound_messages.c.reply,
+            inbound_messages.c.household_id,
+            inbound_messages.c.reviewed,
+            inbound_messages.c.received_at,
+        ).where(inbound_messages.c.intent == "unknown")
+        if not include_reviewed:
+            stmt = stmt.where(inbound_messages.c.reviewed.is_(False))
+        rows, nxt = await self._page(stmt, inbound_messages.c.id, after, limit)
+        items = [
+            {
+                "id": r.id,
+                "provider": r.provider,
+                "phone": r.phone,
+                "body": r.body,
+                "reply": r.reply,
+                "household_id": r.household_id,
+                "reviewed": r.reviewed,
+                "received_at": _iso(r.received_at),
+            }
+            for r in rows
+        ]
+        return Page(items, nxt)
+
+    async def outbound_messages(
+        self, *, status: str | None = None, after: int = 0, limit: int = 100
+    ) -> Page:
+        stmt = sa.select(
+            outbox.c.id,
+            outbox.c.key,
+            outbox.c.to_phone,
+            outbox.c.body,
+            outbox.c.status,
+            outbox.c.attempts,
+            outbox.c.created_at,
+            outbox.c.sent_at,
+            outbox.c.provider_id,
+            outbox.c.last_error,
+            delivery_reports.c.status.label("delivery_status"),
+        ).outerjoin(delivery_reports, delivery_reports.c.provider_id == outbox.c.provider_id)
+        if status:
+            stmt = stmt.where(outbox.c.status == status)
+        rows, nxt = await self._page(stmt, outbox.c.id, after, limit)
+        items = [
+            {
+                "id": r.id,
+                "key": r.key,
+                "phone": r.to_phone,
+                "body": r.body,
+                "status": r.status,
+                "delivery_status": r.delivery_status,
+                "attempts": r.attempts,
+                "provider_id": r.provider_id,
+                "last_error": r.last_error,
+                "created_at": _iso(r.created_at),
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in rows
+        ]
+        return Page(items, nxt)
+
+    async def token_role(self, token: str) -> str | None:
+        """The role of a live API token, or None."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        rows = await self._rows(
+            sa.select(api_tokens.c.role).where(
+                api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
+            )
+        )
+        return rows[0].role if rows else None
+
+    async def counts(self) -> dict[str, int]:
+        """Headline numbers for the demo summary and the dashboard."""
+        async with self.db.reader.connect() as conn:
+            conn = await conn.execution_options(**{READONLY: True})
+
+            async def count(stmt: sa.Select[Any]) -> int:
+                return int((await conn.execute(stmt)).scalar_one())
+
+            n = sa.func.count()
+            return {
+                "households": await count(sa.select(n).select_from(households)),
+                "pickups_open": await count(
+                    sa.select(n).select_from(pickups).where(pickups.c.status == "open")
+                ),
+                "pickups_cancelled": await count(
+                    sa.select(n).select_from(pickups).where(pickups.c.status == "cancelled")
+                ),
+                "messages_in": await count(sa.select(n).select_from(inbound_messages)),
+                "messages_unparsed": await count(
+                    sa.select(n)
+                    .select_from(inbound_messages)
+                    .where(inbound_messages.c.intent == "unknown")
+                ),
+                "messages_out_sent": await count(
+                    sa.select(n).select_from(outbox).where(outbox.c.status == "sent")
+                ),
+            }
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        await self._rows(sa.select(sa.literal(1)))

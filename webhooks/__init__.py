@@ -1,0 +1,19 @@
+"""aiohttp edges: verify, parse, hand a command to the bus, render. No SQL here."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from webhooks import africastalking, api_v1, health, twilio_sms
+
+
+def setup_routes(app: web.Application) -> None:
+    """Mount every inbound HTTP route."""
+    app.router.add_post("/webhooks/twilio/sms", twilio_sms.inbound_sms)
+    app.router.add_post("/webhooks/twilio/status", twilio_sms.delivery_status)
+    app.router.add_post("/webhooks/africastalking/sms", africastalking.inbound_sms)
+    app.router.add_post("/webhooks/africastalking/delivery", africastalking.delivery_report)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    api_v1.setup(app)
