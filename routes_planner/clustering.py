@@ -15,7 +15,7 @@ from routes_planner.models import Bike, Problem, Stop
 _TRAVEL_GUESS_MIN = 3.0
 # A trip (out, collect, back, unload) rarely takes less than this.
 _TRIP_GUESS_MIN = 120.0
-# Hubs may be loaded this much above their fair share before stops move away.
+# Hubs may be loaded this much above the fleet's average before stops move away.
 _SLACK = 1.05
 
 
@@ -60,9 +60,14 @@ def split_day(
     biggest = np.array([max(b.capacity_kg for b in group) for group in bikes_at])
     to_hub[kg[:, None] > biggest[None, :]] = np.inf
 
-    work = _work(stops)
+    # A stop's share of the ride out and back, amortised over a trip's load.
+    metres_per_min = float(np.mean([b.speed_kmh for b in bikes])) * 1000 / 60
+    mean_capacity = float(np.mean([b.capacity_kg for b in bikes]))
+    shuttle = 2 * to_hub / metres_per_min * (kg / mean_capacity)[:, None]
     capacity = np.array([_capacity(group) for group in bikes_at])
-    assign = _balance(np.argmin(to_hub, axis=1), to_hub, work, capacity)
+    assign = _balance(to_hub, _work(stops), shuttle, capacity)
+    work = _work(stops)
+    work[:, 1] += shuttle[np.arange(len(stops)), assign]
 
     parts = []
     for h, hub in enumerate(hubs):
@@ -71,16 +76,17 @@ def split_day(
             parts.append(Problem((), bikes_at[h], (hub,)))
             continue
         k = min(math.ceil(members.size / part_size), len(bikes_at[h]))
-        sectors = _sectors(lat[members], lon[members], hub.lat, hub.lon, k)
-        shares = [work[members[s]].sum(axis=0) for s in sectors]
-        for sector, fleet in zip(sectors, _share_bikes(bikes_at[h], shares), strict=True):
+        fleets = _deal(bikes_at[h], k)
+        order = _sweep(lat[members], lon[members], hub.lat, hub.lon)
+        sectors = _cut(order, work[members[order]], [_strength(f) for f in fleets])
+        for sector, fleet in zip(sectors, fleets, strict=True):
             part_stops = tuple(stops[i] for i in members[sector])
             parts.append(Problem(part_stops, fleet, (hub,)))
     return parts
 
 
 def _work(stops: Sequence[Stop]) -> NDArray[np.float64]:
-    """Per stop: (kg, minutes of service plus a travel guess)."""
+    """Per stop: (kg, minutes of service plus a guess of riding to the next stop)."""
     return np.array(
         [(s.expected_kg, s.service_min + _TRAVEL_GUESS_MIN) for s in stops],
         dtype=np.float64,
@@ -99,86 +105,78 @@ def _capacity(bikes: Sequence[Bike]) -> NDArray[np.float64]:
 
 
 def _balance(
-    assign: NDArray[np.intp],
     to_hub: NDArray[np.float64],
     work: NDArray[np.float64],
+    shuttle: NDArray[np.float64],
     capacity: NDArray[np.float64],
 ) -> NDArray[np.intp]:
-    """Move stops off overloaded hubs, cheapest extra distance first."""
-    assign = assign.copy()
+    """Shift the borders between hubs until no hub is loaded far above the rest.
+
+    Each hub gets a handicap in metres added to its distances (an additively
+    weighted Voronoi split); handicaps of overloaded hubs grow until every
+    hub's utilisation is within ``_SLACK`` of the fleet's, so parts stay
+    compact and nothing is moved across town for a few kilos.
+    """
     n_hubs = capacity.shape[0]
-    # One number per stop and hub: the larger of its kg and time fractions.
-    share = work / capacity.sum(axis=0)
     hub_cap = capacity / capacity.sum(axis=0)
-    target = hub_cap * max(1.0, float(share.sum(axis=0).max())) * _SLACK
-    for _ in range(n_hubs):
+    handicap = np.zeros(n_hubs)
+    step = float(np.median(to_hub[np.isfinite(to_hub)])) / 10 if n_hubs > 1 else 0.0
+    rows = np.arange(to_hub.shape[0])
+    assign = np.argmin(to_hub, axis=1)
+    best, best_excess = assign, np.inf
+    for _ in range(200):
+        current = work.copy()
+        current[:, 1] += shuttle[rows, assign]
+        share = current / current.sum(axis=0).clip(min=1e-9)
         load = np.array([share[assign == h].sum(axis=0) for h in range(n_hubs)])
-        over = np.flatnonzero((load > target).any(axis=1))
-        if over.size == 0:
+        # Utilisation relative to the fleet's, in the tighter of kg and time.
+        relative = (load / hub_cap).max(axis=1)
+        excess = float(relative.max())
+        if excess < best_excess:
+            best, best_excess = assign, excess
+        if excess <= _SLACK or step <= 0:
             break
-        moved = False
-        for h in over:
-            members = np.flatnonzero(assign == h)
-            spare = np.clip(target - load, 0.0, None).min(axis=1)
-            spare[h] = 0.0
-            extra = to_hub[members] - to_hub[members, h][:, None]
-            extra[:, spare <= 0] = np.inf
-            best = np.argmin(extra, axis=1)
-            regret = extra[np.arange(members.size), best]
-            for j in np.argsort(regret, kind="stable"):
-                if not (load[h] > target[h]).any() or not np.isfinite(regret[j]):
-                    break
-                dest = best[j]
-                if (load[dest] + share[members[j]] > target[dest]).any():
-                    continue
-                assign[members[j]] = dest
-                load[h] -= share[members[j]]
-                load[dest] += share[members[j]]
-                moved = True
-        if not moved:
-            break
-    return assign
+        handicap = np.maximum(handicap + step * (relative - 1.0), 0.0)
+        step *= 0.97
+        assign = np.argmin(to_hub + handicap[None, :], axis=1)
+    return best
 
 
-def _sectors(
+def _sweep(
     lat: NDArray[np.float64],
     lon: NDArray[np.float64],
     hub_lat: float,
     hub_lon: float,
-    k: int,
-) -> list[NDArray[np.intp]]:
-    """Cut stops around a hub into ``k`` angular sectors of near-equal size."""
+) -> NDArray[np.intp]:
+    """Order stops by angle around the hub, starting in the widest empty gap."""
     angle = np.arctan2(lat - hub_lat, (lon - hub_lon) * math.cos(math.radians(hub_lat)))
     order = np.argsort(angle, kind="stable")
-    if k <= 1:
-        return [order]
-    # Start the sweep in the widest empty gap, so no cluster is cut at -pi.
+    if order.size < 2:
+        return order
+    # Starting in the widest gap keeps a cluster from being cut at -pi.
     sorted_angle = angle[order]
     gaps = np.diff(np.append(sorted_angle, sorted_angle[0] + 2 * math.pi))
-    start = (int(np.argmax(gaps)) + 1) % order.size
-    order = np.roll(order, -start)
-    return list(np.array_split(order, k))
+    return np.roll(order, -((int(np.argmax(gaps)) + 1) % order.size))
 
 
-def _share_bikes(
-    bikes: Sequence[Bike], work: Sequence[NDArray[np.float64]]
-) -> list[tuple[Bike, ...]]:
-    """Give each sector bikes in proportion to its work (kg and minutes)."""
-    work_arr = np.array(work, dtype=np.float64)
-    total = work_arr.sum(axis=0)
-    total[total == 0] = 1.0
-    share = (work_arr / total).mean(axis=1)
-    fleet_cap = sum(b.capacity_kg * b.shift_min for b in bikes)
-    given = np.zeros(len(work))
-    shares: list[list[Bike]] = [[] for _ in work]
-    # Biggest bikes first; each to the sector furthest below its share.
-    ranked = sorted(bikes, key=lambda b: (-b.capacity_kg * b.shift_min, b.id))
-    for n, bike in enumerate(ranked):
-        empty = [i for i, got in enumerate(shares) if not got]
-        if empty and len(ranked) - n <= len(empty):
-            sector = max(empty, key=lambda i: share[i])
-        else:
-            sector = int(np.argmax(share * fleet_cap - given))
-        shares[sector].append(bike)
-        given[sector] += bike.capacity_kg * bike.shift_min
-    return [tuple(s) for s in shares]
+def _deal(bikes: Sequence[Bike], k: int) -> list[tuple[Bike, ...]]:
+    """Deal bikes, strongest first, into ``k`` fleets of near-equal strength."""
+    ranked = sorted(bikes, key=lambda b: (-_strength((b,)), b.id))
+    return [tuple(ranked[i::k]) for i in range(k)]
+
+
+def _strength(bikes: Sequence[Bike]) -> float:
+    return sum(b.capacity_kg * b.shift_min for b in bikes)
+
+
+def _cut(
+    order: NDArray[np.intp], work: NDArray[np.float64], strengths: Sequence[float]
+) -> list[NDArray[np.intp]]:
+    """Cut the swept stops into sectors whose work matches each fleet's strength."""
+    if len(strengths) == 1:
+        return [order]
+    per_stop = (work / work.sum(axis=0).clip(min=1e-9)).mean(axis=1)
+    done = np.cumsum(per_stop) - per_stop / 2
+    bounds = np.cumsum(strengths)[:-1] / sum(strengths)
+    cuts = np.searchsorted(done, bounds)
+    return list(np.split(order, cuts))

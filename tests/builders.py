@@ -6,10 +6,12 @@ import base64
 import hashlib
 import hmac
 import itertools
+import random
 import uuid
 from collections.abc import Mapping
 
-_numbers = itertools.count(1000)
+# Unique within a run; the random start keeps separate runs apart on a shared database.
+_numbers = itertools.count(random.Random().randrange(1_000_000, 8_000_000))
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "https://recoop.example.org"
@@ -29,7 +31,7 @@ def message_sid() -> str:
 
 def random_phone() -> str:
     """A Nigerian MTN-style mobile number in E.164."""
-    return f"+234803{next(_numbers) + uuid.uuid4().int % 9000:07d}"[:14]
+    return f"+234803{next(_numbers):07d}"
 
 
 def sms_form(body: str, phone: str, sid: str | None = None, **extra: str) -> dict[str, str]:

@@ -1,0 +1,278 @@
+"""Benchmark files (CVRPLIB/VRPLIB and Solomon/Homberger) solved under their own conventions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import vrplib as _vrplib
+from pyvrp import Client, Depot, Location, ProblemData, Solution, VehicleType
+
+from routes_planner import _engine
+
+# Solomon/Homberger (DIMACS) distances are truncated to one decimal: we work
+# in tenths so that every distance, time and window is an integer.
+DIMACS_SCALE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A benchmark instance as PyVRP data, with the file's cost convention."""
+
+    name: str
+    data: ProblemData
+    scale: int  # cost units per unit of the file's distances
+    customer_ids: tuple[int, ...]  # file numbering (1..n) of each PyVRP client
+
+    def cost(self, routes: Sequence[Sequence[int]]) -> float:
+        """Cost of routes given in file numbering, recomputed from the matrix."""
+        position = {c: i for i, c in enumerate(self.customer_ids)}
+        depot_location = self.data.depot(0).location
+        matrix = self.data.distance_matrix(0)
+        total = 0
+        for route in routes:
+            path = [depot_location]
+            path += [self.data.client(position[c]).location for c in route]
+            path.append(depot_location)
+            total += int(matrix[path[:-1], path[1:]].sum())
+        return total / self.scale
+
+
+@dataclass(frozen=True, slots=True)
+class SolveResult:
+    """Best solution found: its cost and routes, customers numbered as in ``.sol``."""
+
+    cost: float
+    routes: list[list[int]]
+    feasible: bool = True
+
+
+def read_file(path: str | Path) -> Instance:
+    """Read a CVRPLIB/VRPLIB ``.vrp`` or a Solomon-format ``.txt`` file.
+
+    Parameters
+    ----------
+    path
+        The instance file; Solomon format is recognised by its ``VEHICLE`` and
+        ``CUSTOMER`` sections, anything else is read as VRPLIB.
+
+    Returns
+    -------
+    Instance
+        PyVRP data under the file's convention: Euclidean distances rounded to
+        integers and unlimited vehicles without time windows; distances
+        truncated to one decimal (in tenths), travel time equal to distance,
+        service times, windows and the file's vehicle count with them.
+    """
+    path = Path(path)
+    fmt = "solomon" if _looks_solomon(path) else "vrplib"
+    raw: dict[str, Any] = _vrplib.read_instance(str(path), instance_format=fmt)
+    coords = np.asarray(raw["node_coord"], dtype=np.float64)
+    n_nodes = coords.shape[0]
+    depots = [int(d) for d in np.atleast_1d(raw.get("depot", [0]))]
+    if len(depots) != 1:
+        raise ValueError(f"{path.name}: {len(depots)} depots; one is supported")
+    depot = depots[0]
+    customers = [i for i in range(n_nodes) if i != depot]
+
+    euclid = np.hypot(
+        coords[:, None, 0] - coords[None, :, 0], coords[:, None, 1] - coords[None, :, 1]
+    )
+    timed = "time_window" in raw
+    if timed:
+        scale = DIMACS_SCALE
+        distance = np.floor(euclid * scale).astype(np.int64)
+        duration = distance
+    else:
+        scale = 1
+        distance = np.floor(euclid + 0.5).astype(np.int64)
+        duration = np.zeros_like(distance)
+
+    order = [depot, *customers]  # PyVRP wants the depot first
+    distance = distance[np.ix_(order, order)]
+    duration = duration[np.ix_(order, order)]
+    demand = np.asarray(raw.get("demand", np.zeros(n_nodes)), dtype=np.int64)
+    service = np.broadcast_to(
+        np.asarray(raw.get("service_time", 0), dtype=np.float64), (n_nodes,)
+    )
+    windows = np.asarray(raw["time_window"], dtype=np.float64) if timed else None
+
+    def window(i: int) -> dict[str, int]:
+        if windows is None:
+            return {}
+        return {
+            "tw_early": round(windows[i, 0] * scale),
+            "tw_late": round(windows[i, 1] * scale),
+        }
+
+    clients = [
+        Client(
+            location=k + 1,
+            delivery=[int(demand[i])],
+            service_duration=round(service[i] * scale) if timed else 0,
+            **window(i),
+        )
+        for k, i in enumerate(customers)
+    ]
+    locations = [Location(x=float(coords[i, 0]), y=float(coords[i, 1])) for i in order]
+    vehicles = int(raw.get("vehicles", len(customers))) if timed else len(customers)
+    shift = window(depot)
+    data = ProblemData(
+        locations,
+        clients,
+        [Depot(location=0, **shift)],
+        [VehicleType(num_available=vehicles, capacity=[int(raw["capacity"])], **shift)],
+        [distance],
+        [duration],
+    )
+    # Customer k of the file is the k-th non-depot node.
+    ids = tuple(range(1, len(customers) + 1))
+    return Instance(str(raw.get("name", path.stem)), data, scale, ids)
+
+
+def _looks_solomon(path: Path) -> bool:
+    if path.suffix.lower() == ".txt":
+        return True
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        head = fh.read(2048).upper()
+    return "VEHICLE" in head and "CUSTOMER" in head and "DIMENSION" not in head
+
+
+def solve_file(
+    path: str | Path, seconds: float, *, seed: int = 0, n_workers: int = 2
+) -> SolveResult:
+    """Solve a benchmark file within a wall-clock budget, reading included.
+
+    Uses ``n_workers`` processes that search from different seeds and share
+    the best solution at each of a few rendezvous, so both cores work on the
+    most promising solution.
+
+    Parameters
+    ----------
+    path
+        CVRPLIB/VRPLIB or Solomon-format file.
+    seconds
+        Wall-clock budget for the whole call.
+    seed
+        Seed of the first worker; others use the following seeds.
+    n_workers
+        Processes to search in.
+
+    Returns
+    -------
+    SolveResult
+        Cost (in the file's units) and routes in ``.sol`` numbering.
+    """
+    started = time.monotonic()
+    instance = read_file(path)
+    # Leave time to shut the workers down and print the answer.
+    deadline = started + seconds - min(0.25 + 0.01 * seconds, 0.1 * seconds)
+    solution = _cooperative(instance.data, seed, deadline, n_workers)
+    return _result(instance, solution)
+
+
+def _result(instance: Instance, solution: Solution) -> SolveResult:
+    routes = [
+        [instance.customer_ids[a.idx] for a in route.schedule() if a.is_client()]
+        for route in solution.routes()
+    ]
+    routes.sort(key=lambda r: r[0])
+    return SolveResult(
+        solution.distance() / instance.scale, routes, solution.is_feasible()
+    )
+
+
+_WORKER_DATA: ProblemData | None = None
+
+
+def _init_worker(data: ProblemData) -> None:
+    global _WORKER_DATA
+    _WORKER_DATA = data
+
+
+def _epoch(job: tuple[int, float, Solution | None]) -> Solution:
+    seed, deadline, initial = job
+    assert _WORKER_DATA is not None
+    return _engine.run(_WORKER_DATA, seed=seed, deadline=deadline, initial=initial)
+
+
+def _cooperative(
+    data: ProblemData, seed: int, deadline: float, n_workers: int, epochs: int = 3
+) -> Solution:
+    """Search in parallel; at each rendezvous all workers restart from the best."""
+    if n_workers <= 1:
+        return _engine.run(data, seed=seed, deadline=deadline)
+    best: Solution | None = None
+    with ProcessPoolExecutor(
+        max_workers=n_workers, initializer=_init_worker, initargs=(data,)
+    ) as pool:
+        now = time.monotonic()
+        span = max(deadline - now, 0.0)
+        # Short first epochs find good regions; the last one is the longest.
+        weights = [2**k for k in range(epochs)]
+        ends = [now + span * sum(weights[: k + 1]) / sum(weights) for k in range(epochs)]
+        for k, end in enumerate(ends):
+            jobs = [(seed + k * n_workers + w, end, best) for w in range(n_workers)]
+            found = list(pool.map(_epoch, jobs))
+            if best is not None:
+                found.append(best)
+            best = min(found, key=lambda s: _engine.objective(data, s))
+    assert best is not None
+    return best
+
+
+def format_json(result: SolveResult) -> str:
+    """``{"cost": <number>, "routes": [[...], ...]}`` for ``recoop solve --json``."""
+    cost: float | int = int(result.cost) if float(result.cost).is_integer() else result.cost
+    return json.dumps({"cost": cost, "routes": result.routes})
+
+
+def format_text(result: SolveResult) -> str:
+    """The ``.sol`` layout: ``Route #k: ...`` lines, then ``Cost ...``."""
+    lines = [
+        f"Route #{k}: {' '.join(map(str, route))}"
+        for k, route in enumerate(result.routes, start=1)
+    ]
+    cost = int(result.cost) if float(result.cost).is_integer() else round(result.cost, 1)
+    lines.append(f"Cost {cost}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``FILE [--seconds S] [--json] [--seed N] [--workers W]``.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; ``sys.argv[1:]`` when not given.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 when no feasible solution was found.
+    """
+    parser = argparse.ArgumentParser(
+        prog="recoop solve", description="Solve a CVRPLIB/VRPLIB or Solomon file."
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args(argv)
+    result = solve_file(args.file, args.seconds, seed=args.seed, n_workers=args.workers)
+    print(format_json(result) if args.json else format_text(result))
+    return 0 if result.feasible else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

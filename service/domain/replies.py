@@ -1,0 +1,392 @@
+"""SMS reply templates in five languages, each fitting one GSM-7 segment."""
+
+from __future__ import annotations
+
+__all__ = ["LANGUAGES", "TEMPLATES", "WORST_CASE", "format_naira", "render"]
+
+# English, Nigerian Pidgin, Yoruba, Hausa, Igbo. Yoruba, Hausa and Igbo are written
+# without tone marks or hooked letters, as most people text them, so every reply
+# stays in GSM-7 (160 characters a segment instead of 70). Naira is "N": ₦ is not
+# GSM-7. Names never appear in replies: they are long and often not GSM-7.
+LANGUAGES: tuple[str, ...] = ("en", "pcm", "yo", "ha", "ig")
+
+# The longest value each placeholder can take; tests render every template with them.
+WORST_CASE: dict[str, str] = {
+    "code": "KQ7XW2MH",
+    "balance": "N10,000,000.00",  # the outstanding-credit cap, with kobo
+    "command": "CASHOUT",
+}
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "welcome": {
+        "en": (
+            "Welcome to Recoop! When your bottles, cans or sachets are ready, text "
+            "PICKUP and we send your pickup code. BAL for balance, HELP for menu."
+        ),
+        "pcm": (
+            "Welcome to Recoop! When your bottles, cans or sachets don ready, text "
+            "PICKUP and we go send your pickup code. BAL for balance, HELP for "
+            "menu."
+        ),
+        "yo": (
+            "E kaabo si Recoop! Ti igo, agolo tabi ora yin ba ti setan, e fi PICKUP "
+            "ranse, a o fi koodu pickup yin ranse. BAL fun owo, HELP fun iranlowo."
+        ),
+        "ha": (
+            "Barka da zuwa Recoop! Idan kwalabe, gwangwani ko leda sun shirya, tura "
+            "PICKUP, za mu aiko maka lambar pickup. BAL don kudi, HELP don taimako."
+        ),
+        "ig": (
+            "Nnoo na Recoop! Mgbe karama, kom ma obu nylon gi di njikere, ziga "
+            "PICKUP, anyi ga-eziga koodu pickup gi. BAL maka ego, HELP maka "
+            "enyemaka."
+        ),
+    },
+    "already_joined": {
+        "en": (
+            "You are already registered with Recoop. Text PICKUP for a collection, "
+            "BAL for your balance, HELP for the menu."
+        ),
+        "pcm": (
+            "You don already join Recoop. Text PICKUP make we come carry, BAL to "
+            "see your money, HELP for menu."
+        ),
+        "yo": (
+            "E ti wa ninu Recoop tele. E fi PICKUP ranse ki a wa gbe, BAL fun owo "
+            "yin, HELP fun iranlowo."
+        ),
+        "ha": (
+            "Ka riga ka shiga Recoop. Tura PICKUP mu zo mu dauka, BAL don kudinka, "
+            "HELP don taimako."
+        ),
+        "ig": (
+            "I banyelari na Recoop. Ziga PICKUP ka anyi bia buru ya, BAL maka ego "
+            "gi, HELP maka enyemaka."
+        ),
+    },
+    "join_first": {
+        "en": (
+            "Welcome to Recoop! To register, text JOIN your name, street or "
+            "landmark. E.g. JOIN Ada, 12 Ojo Road Yaba"
+        ),
+        "pcm": (
+            "Welcome to Recoop! To join, text JOIN your name, street or landmark. "
+            "E.g. JOIN Ada, 12 Ojo Road Yaba"
+        ),
+        "yo": (
+            "E kaabo si Recoop! Lati darapo, e fi JOIN oruko yin, opopona tabi ami "
+            "ile ranse. Apeere: JOIN Ada, 12 Ojo Road Yaba"
+        ),
+        "ha": (
+            "Barka da zuwa Recoop! Don shiga, tura JOIN sunanka, titi ko sanannen "
+            "wuri. Misali: JOIN Ada, 12 Ojo Road Yaba"
+        ),
+        "ig": (
+            "Nnoo na Recoop! Iji banye, ziga JOIN aha gi, okporo uzo ma obu ebe a "
+            "ma ama. Ihe atu: JOIN Ada, 12 Ojo Road Yaba"
+        ),
+    },
+    "join_usage": {
+        "en": (
+            "To register, text JOIN your name, then your street or landmark. E.g. "
+            "JOIN Ada Obi, 12 Herbert Macaulay Way Yaba"
+        ),
+        "pcm": (
+            "To join, text JOIN your name, then your street or landmark. E.g. JOIN "
+            "Ada Obi, 12 Herbert Macaulay Way Yaba"
+        ),
+        "yo": (
+            "Lati darapo, e fi JOIN oruko yin, lehin naa opopona tabi ami ile "
+            "ranse. Apeere: JOIN Ada Obi, 12 Herbert Macaulay Way Yaba"
+        ),
+        "ha": (
+            "Don shiga, tura JOIN sunanka, sannan titi ko sanannen wuri. Misali: "
+            "JOIN Ada Obi, 12 Herbert Macaulay Way Yaba"
+        ),
+        "ig": (
+            "Iji banye, ziga JOIN aha gi, wee okporo uzo ma obu ebe a ma ama. Ihe "
+            "atu: JOIN Ada Obi, 12 Herbert Macaulay Way Yaba"
+        ),
+    },
+    "pickup_booked": {
+        "en": (
+            "Pickup booked. Your code is {code}: show it to the collector. We will "
+            "text you the day and time. Text CANCEL to cancel."
+        ),
+        "pcm": (
+            "We don book your pickup. Your code na {code}, show am to the "
+            "collector. We go text you the day and time. Text CANCEL to cancel."
+        ),
+        "yo": (
+            "A ti gba pickup yin. Koodu yin ni {code}, e fi han eni to ba wa gbe e. "
+            "A o fi ojo ati akoko ranse. E fi CANCEL ranse lati fagile."
+        ),
+        "ha": (
+            "An yi maka pickup. Lambarka ita ce {code}, nuna wa mai karba. Za mu "
+            "aiko da rana da lokaci. Tura CANCEL don sokewa."
+        ),
+        "ig": (
+            "Anyi edebela pickup gi. Koodu gi bu {code}, gosi onye na-anakota ya. "
+            "Anyi ga-eziga ubochi na oge. Ziga CANCEL iji kagbuo."
+        ),
+    },
+    "pickup_already_open": {
+        "en": (
+            "You already have a pickup booked, code {code}. We will text you the "
+            "day and time. Text CANCEL to cancel it."
+        ),
+        "pcm": (
+            "You don already book pickup, code {code}. We go text you the day and "
+            "time. Text CANCEL if you no want am again."
+        ),
+        "yo": (
+            "E ti ni pickup to n duro, koodu {code}. A o fi ojo ati akoko ranse. E "
+            "fi CANCEL ranse ti e ba fe fagile."
+        ),
+        "ha": (
+            "Kana da pickup a bude, lamba {code}. Za mu aiko da rana da lokaci. "
+            "Tura CANCEL don sokewa."
+        ),
+        "ig": (
+            "I nwere pickup emeghere, koodu {code}. Anyi ga-eziga ubochi na oge. "
+            "Ziga CANCEL iji kagbuo ya."
+        ),
+    },
+    "pickup_cancelled": {
+        "en": "Pickup {code} cancelled. Text PICKUP when you are ready again.",
+        "pcm": "We don cancel pickup {code}. Text PICKUP when you ready again.",
+        "yo": "A ti fagile pickup {code}. E fi PICKUP ranse nigba ti e ba tun setan.",
+        "ha": "An soke pickup {code}. Tura PICKUP idan ka sake shiryawa.",
+        "ig": "Anyi akagbuola pickup {code}. Ziga PICKUP mgbe i dikwa njikere.",
+    },
+    "no_open_pickup": {
+        "en": "You have no pickup booked. Text PICKUP to book one.",
+        "pcm": "You no get any pickup wey dey open. Text PICKUP to book one.",
+        "yo": "Ko si pickup kankan fun yin lowo. E fi PICKUP ranse lati beere.",
+        "ha": "Ba ka da pickup a bude. Tura PICKUP don neman daya.",
+        "ig": "I nweghi pickup emeghere. Ziga PICKUP iji debe otu.",
+    },
+    "balance": {
+        "en": (
+            "Your Recoop balance is {balance}. To use it text AIRTIME, CASHOUT or "
+            "VOUCHER and an amount, e.g. AIRTIME 500"
+        ),
+        "pcm": (
+            "Your Recoop balance na {balance}. To use am, text AIRTIME, CASHOUT or "
+            "VOUCHER plus amount, e.g. AIRTIME 500"
+        ),
+        "yo": (
+            "Owo yin ninu Recoop je {balance}. Lati na an, e fi AIRTIME, CASHOUT "
+            "tabi VOUCHER ati iye ranse, apeere AIRTIME 500"
+        ),
+        "ha": (
+            "Kudinka a Recoop: {balance}. Don amfani, tura AIRTIME, CASHOUT ko "
+            "VOUCHER da adadi, misali AIRTIME 500"
+        ),
+        "ig": (
+            "Ego gi na Recoop bu {balance}. Iji jiri ya, ziga AIRTIME, CASHOUT ma "
+            "obu VOUCHER na onu ego, dika AIRTIME 500"
+        ),
+    },
+    "lang_set": {
+        "en": (
+            "OK, we will text you in English. For another language text LANG PCM, "
+            "YO, HA or IG."
+        ),
+        "pcm": (
+            "No wahala, we go dey text you for Pidgin. To change, text LANG EN, YO, "
+            "HA or IG."
+        ),
+        "yo": (
+            "O dara, a o maa fi Yoruba ba yin soro. Lati yi pada, e fi LANG EN, "
+            "PCM, HA tabi IG ranse."
+        ),
+        "ha": (
+            "To, za mu rika aiko maka da Hausa. Don canzawa, tura LANG EN, PCM, YO "
+            "ko IG."
+        ),
+        "ig": (
+            "O di mma, anyi ga-eziga gi ozi n'Igbo. Iji gbanwee, ziga LANG EN, PCM, "
+            "YO ma obu HA."
+        ),
+    },
+    "lang_usage": {
+        "en": (
+            "Text LANG and a language: EN English, PCM Pidgin, YO Yoruba, HA Hausa, "
+            "IG Igbo. E.g. LANG YO"
+        ),
+        "pcm": (
+            "Text LANG plus language: EN English, PCM Pidgin, YO Yoruba, HA Hausa, "
+            "IG Igbo. E.g. LANG PCM"
+        ),
+        "yo": (
+            "E fi LANG ati ede ranse: EN Geesi, PCM Pidgin, YO Yoruba, HA Hausa, IG "
+            "Igbo. Apeere: LANG YO"
+        ),
+        "ha": (
+            "Tura LANG da harshe: EN Turanci, PCM Pidgin, YO Yarbanci, HA Hausa, IG "
+            "Igbo. Misali: LANG HA"
+        ),
+        "ig": (
+            "Ziga LANG na asusu: EN Bekee, PCM Pidgin, YO Yoruba, HA Hausa, IG "
+            "Igbo. Ihe atu: LANG IG"
+        ),
+    },
+    "menu": {
+        "en": (
+            "Recoop: PICKUP book a pickup, CANCEL cancel it, BAL balance, "
+            "AIRTIME/CASHOUT/VOUCHER 500 redeem, LANG EN/PCM/YO/HA/IG, STOP opt out"
+        ),
+        "pcm": (
+            "Recoop: PICKUP make we come carry, CANCEL cancel am, BAL your money, "
+            "AIRTIME/CASHOUT/VOUCHER 500 collect, LANG EN/PCM/YO/HA/IG, STOP"
+        ),
+        "yo": (
+            "Recoop: PICKUP ki a wa gbe, CANCEL lati fagile, BAL owo yin, "
+            "AIRTIME/CASHOUT/VOUCHER 500 lati na, LANG EN/PCM/YO/HA/IG, STOP"
+        ),
+        "ha": (
+            "Recoop: PICKUP mu zo mu dauka, CANCEL soke, BAL kudinka, "
+            "AIRTIME/CASHOUT/VOUCHER 500 don amfani, LANG EN/PCM/YO/HA/IG, STOP"
+        ),
+        "ig": (
+            "Recoop: PICKUP ka anyi bia buru, CANCEL kagbuo, BAL ego gi, "
+            "AIRTIME/CASHOUT/VOUCHER 500 iji jiri ego, LANG EN/PCM/YO/HA/IG, STOP"
+        ),
+    },
+    "stopped": {
+        "en": "You will get no more Recoop messages. Text START to come back.",
+        "pcm": "You no go get Recoop message again. Text START if you wan come back.",
+        "yo": "E ko ni gba ifiranse Recoop mo. E fi START ranse lati pada.",
+        "ha": "Ba za ka sake samun sakon Recoop ba. Tura START don dawowa.",
+        "ig": "I gaghi enweta ozi Recoop ozo. Ziga START iji laghachi.",
+    },
+    "started": {
+        "en": (
+            "Welcome back to Recoop! Text PICKUP to book a pickup or HELP for the "
+            "menu."
+        ),
+        "pcm": (
+            "Welcome back to Recoop! Text PICKUP make we come carry, or HELP for "
+            "menu."
+        ),
+        "yo": (
+            "E kaabo pada si Recoop! E fi PICKUP ranse ki a wa gbe, tabi HELP fun "
+            "iranlowo."
+        ),
+        "ha": (
+            "Barka da dawowa Recoop! Tura PICKUP mu zo mu dauka, ko HELP don "
+            "taimako."
+        ),
+        "ig": (
+            "Nnoo ozo na Recoop! Ziga PICKUP ka anyi bia buru ya, ma obu HELP maka "
+            "enyemaka."
+        ),
+    },
+    "usage_amount": {
+        "en": "Text {command} and an amount in naira, e.g. {command} 500",
+        "pcm": "Text {command} plus the amount for naira, e.g. {command} 500",
+        "yo": "E fi {command} ati iye owo naira ranse, apeere {command} 500",
+        "ha": "Tura {command} da adadin naira, misali {command} 500",
+        "ig": "Ziga {command} na onu ego naira, dika {command} 500",
+    },
+    "not_available_yet": {
+        "en": (
+            "Sorry, this is not available yet. We will text you when it is. Text "
+            "HELP for the menu."
+        ),
+        "pcm": (
+            "Sorry, this one never ready. We go text you when e ready. Text HELP "
+            "for menu."
+        ),
+        "yo": (
+            "E ma binu, eyi ko tii si. A o so fun yin nigba ti o ba setan. E fi "
+            "HELP ranse fun iranlowo."
+        ),
+        "ha": (
+            "Yi hakuri, wannan bai samu ba tukuna. Za mu sanar da kai idan ya "
+            "shirya. Tura HELP don taimako."
+        ),
+        "ig": (
+            "Ndo, nke a adibeghi. Anyi ga-agwa gi mgbe o di njikere. Ziga HELP maka "
+            "enyemaka."
+        ),
+    },
+    "collector_only": {
+        "en": "This command is for Recoop collectors only. Text HELP for the menu.",
+        "pcm": "Na only Recoop collectors fit use this command. Text HELP for menu.",
+        "yo": "Awon osise Recoop nikan lo le lo eyi. E fi HELP ranse fun iranlowo.",
+        "ha": "Ma'aikatan Recoop kadai ke amfani da wannan. Tura HELP don taimako.",
+        "ig": "Naani ndi oru Recoop nwere ike iji nke a. Ziga HELP maka enyemaka.",
+    },
+    "claim_usage": {
+        "en": "Text CLAIM and the customer's voucher code, e.g. CLAIM KQ7XW2",
+        "pcm": "Text CLAIM plus the customer voucher code, e.g. CLAIM KQ7XW2",
+        "yo": "E fi CLAIM ati koodu voucher onibara ranse, apeere CLAIM KQ7XW2",
+        "ha": "Tura CLAIM da lambar voucher na mai saye, misali CLAIM KQ7XW2",
+        "ig": "Ziga CLAIM na koodu voucher onye na-azu ahia, dika CLAIM KQ7XW2",
+    },
+    "log_usage": {
+        "en": (
+            "Text LOG, the pickup code, then material and kg: LOG K7Q2 PET 2.5 ALU "
+            "0.4. Materials: PET HDPE ALU SACHET GLASS"
+        ),
+        "pcm": (
+            "Text LOG, the pickup code, then material and kg: LOG K7Q2 PET 2.5 ALU "
+            "0.4. Materials: PET HDPE ALU SACHET GLASS"
+        ),
+        "yo": (
+            "E fi LOG, koodu pickup, lehin naa iru ati kg ranse: LOG K7Q2 PET 2.5 "
+            "ALU 0.4. Iru: PET HDPE ALU SACHET GLASS"
+        ),
+        "ha": (
+            "Tura LOG, lambar pickup, sannan iri da kg: LOG K7Q2 PET 2.5 ALU 0.4. "
+            "Iri: PET HDPE ALU SACHET GLASS"
+        ),
+        "ig": (
+            "Ziga LOG, koodu pickup, wee udi na kg: LOG K7Q2 PET 2.5 ALU 0.4. Udi: "
+            "PET HDPE ALU SACHET GLASS"
+        ),
+    },
+    "miss_usage": {
+        "en": "Text MISS, the pickup code and the reason, e.g. MISS K7Q2 not at home",
+        "pcm": "Text MISS, the pickup code and why, e.g. MISS K7Q2 nobody dey house",
+        "yo": "E fi MISS, koodu pickup ati idi re ranse, apeere MISS K7Q2 ko si nile",
+        "ha": "Tura MISS, lambar pickup da dalili, misali MISS K7Q2 ba kowa a gida",
+        "ig": (
+            "Ziga MISS, koodu pickup na ihe kpatara ya, dika MISS K7Q2 onweghi onye "
+            "no n'ulo"
+        ),
+    },
+    "rate_limited": {
+        "en": "You have sent too many messages. Please wait a while and try again.",
+        "pcm": "You don send too many messages. Abeg wait small, then try again.",
+        "yo": "E ti fi ifiranse to po ju ranse. E duro die, ki e to tun gbiyanju.",
+        "ha": "Ka aiko sakonni da yawa. Ka dan jira, sannan ka sake gwadawa.",
+        "ig": "I zigala ozi karia. Biko chere ntakiri, wee nwaa ozo.",
+    },
+}
+
+
+def render(key: str, lang: str, **values: str) -> str:
+    """The reply `key` in `lang` with `values` filled in.
+
+    Parameters
+    ----------
+    key
+        A key of TEMPLATES; an unknown key raises KeyError.
+    lang
+        One of LANGUAGES; any other falls back to English.
+    values
+        The template's placeholders, e.g. ``code="K7Q2"``; a missing one raises
+        KeyError.
+    """
+    by_language = TEMPLATES[key]
+    return by_language.get(lang, by_language["en"]).format(**values)
+
+
+def format_naira(kobo: int) -> str:
+    """Kobo as GSM-7 naira text: 150000 -> "N1,500", 150050 -> "N1,500.50"."""
+    sign = "-" if kobo < 0 else ""
+    naira, rest = divmod(abs(kobo), 100)
+    return f"{sign}N{naira:,}" + (f".{rest:02d}" if rest else "")
