@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 @web.middleware
 async def errors_and_metrics(
-    request: web.Request, handler: web.RequestHandler  # type: ignore[type-arg]
+    request: web.Request,
+    handler: web.RequestHandler,  # type: ignore[type-arg]
 ) -> web.StreamResponse:
     """JSON errors under /api; never a bare 500 for bad input; latency histogram."""
     started = time.perf_counter()
@@ -72,7 +73,9 @@ def create_app(deps: Deps, *, role: str = "all") -> web.Application:
 
 
 async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[DEPS].dispatcher.run_forever(), name="outbox-dispatcher")
+    task = asyncio.create_task(
+        app[DEPS].dispatcher.run_forever(), name="outbox-dispatcher"
+    )
     yield
     task.cancel()
     with suppress(asyncio.CancelledError):

@@ -72,7 +72,9 @@ class MessageBus:
             except Exception as exc:
                 if attempt == self.attempts or not is_transient(exc):
                     raise
-                log.debug("retrying %s after %s", type(message).__name__, type(exc).__name__)
+                log.debug(
+                    "retrying %s after %s", type(message).__name__, type(exc).__name__
+                )
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 continue
             return result, uow.collect_new_events()

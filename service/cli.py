@@ -19,7 +19,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        messages = "; ".join(
+            str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+        )
         raise SystemExit(f"recoop: configuration error: {messages}") from None
 
 
@@ -90,7 +92,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         await ensure_schema(settings)
         deps = build(settings, background=[])
         try:
-            token: str = await deps.bus.handle(CreateApiToken(args.role, args.name or ""))
+            token: str = await deps.bus.handle(
+                CreateApiToken(args.role, args.name or "")
+            )
             return token
         finally:
             await deps.close()
@@ -105,14 +109,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from service.demo import run_demo
 
     return run_demo(
-        households=args.households, serve=not args.no_serve, out=args.out, port=args.port
+        households=args.households,
+        serve=not args.no_serve,
+        out=args.out,
+        port=args.port,
     )
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from routes_planner import vrplib as planner_files
 
-    argv = [args.file, "--seconds", str(args.seconds)] + (["--json"] if args.json else [])
+    argv = [args.file, "--seconds", str(args.seconds)] + (
+        ["--json"] if args.json else []
+    )
     return int(planner_files.main(argv) or 0)
 
 
@@ -120,7 +129,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="recoop", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the web app, webhooks and background jobs")
+    serve = sub.add_parser(
+        "serve", help="run the web app, webhooks and background jobs"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--role", choices=["all", "web", "worker"], default="all")
@@ -146,7 +157,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.set_defaults(func=cmd_token_create)
 
-    solve = sub.add_parser("solve", help="run the route planner on a VRPLIB/Solomon file")
+    solve = sub.add_parser(
+        "solve", help="run the route planner on a VRPLIB/Solomon file"
+    )
     solve.add_argument("file")
     solve.add_argument("--seconds", type=float, default=10.0)
     solve.add_argument("--json", action="store_true")

@@ -34,13 +34,61 @@ LANDMARKS: list[tuple[str, float, float]] = [
     ("Oyingbo Market", 6.4794, 3.3834),
     ("Fadeyi Bus Stop", 6.5281, 3.3701),
 ]
-FIRST = ["Ada", "Bola", "Chidi", "Damilola", "Emeka", "Funke", "Gbenga", "Halima", "Ifeoma",
-         "Jide", "Kemi", "Lola", "Musa", "Ngozi", "Obinna", "Segun", "Tunde", "Uche", "Yemi",
-         "Zainab", "Aisha", "Bisi", "Nneka", "Sade", "Kunle", "Amaka", "Ibrahim", "Tola"]
-LAST = ["Adeyemi", "Okafor", "Bello", "Eze", "Balogun", "Nwosu", "Ogunleye", "Abubakar",
-        "Okonkwo", "Adebayo", "Olawale", "Chukwu", "Danjuma", "Afolabi"]
-PICKUP_TEXTS = ["PICKUP", "pickup pls", "Pls come carry my bottles", "pikup", "e wa gbe",
-                "una fit come carry am?", "PICK UP"]
+FIRST = [
+    "Ada",
+    "Bola",
+    "Chidi",
+    "Damilola",
+    "Emeka",
+    "Funke",
+    "Gbenga",
+    "Halima",
+    "Ifeoma",
+    "Jide",
+    "Kemi",
+    "Lola",
+    "Musa",
+    "Ngozi",
+    "Obinna",
+    "Segun",
+    "Tunde",
+    "Uche",
+    "Yemi",
+    "Zainab",
+    "Aisha",
+    "Bisi",
+    "Nneka",
+    "Sade",
+    "Kunle",
+    "Amaka",
+    "Ibrahim",
+    "Tola",
+]
+LAST = [
+    "Adeyemi",
+    "Okafor",
+    "Bello",
+    "Eze",
+    "Balogun",
+    "Nwosu",
+    "Ogunleye",
+    "Abubakar",
+    "Okonkwo",
+    "Adebayo",
+    "Olawale",
+    "Chukwu",
+    "Danjuma",
+    "Afolabi",
+]
+PICKUP_TEXTS = [
+    "PICKUP",
+    "pickup pls",
+    "Pls come carry my bottles",
+    "pikup",
+    "e wa gbe",
+    "una fit come carry am?",
+    "PICK UP",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +125,9 @@ def _free_port(preferred: int) -> int:
 class Texter:
     """Sends SMS to the running app exactly as Twilio and Africa's Talking would."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, settings: Settings) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, settings: Settings
+    ) -> None:
         self.session, self.base, self.settings = session, base, settings
         from twilio.request_validator import RequestValidator
 
@@ -87,10 +137,19 @@ class Texter:
     async def twilio(self, phone: str, body: str, sid: str | None = None) -> str | None:
         self.count += 1
         sid = sid or f"SM{secrets.token_hex(16)}"
-        form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
-                "To": "+2349010000000", "Body": body, "NumMedia": "0", "NumSegments": "1"}
+        form = {
+            "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": phone,
+            "To": "+2349010000000",
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
         path = "/webhooks/twilio/sms"
-        signature = self.signer.compute_signature(self.settings.public_base_url + path, form)
+        signature = self.signer.compute_signature(
+            self.settings.public_base_url + path, form
+        )
         async with self.session.post(
             self.base + path, data=form, headers={"X-Twilio-Signature": signature}
         ) as resp:
@@ -104,8 +163,14 @@ class Texter:
     async def africastalking(self, phone: str, body: str) -> None:
         self.count += 1
         token = self.settings.africastalking_webhook_token.get_secret_value()
-        form = {"from": phone, "to": "32123", "text": body, "id": secrets.token_hex(8),
-                "linkId": "", "date": "2026-11-23 08:00:00"}
+        form = {
+            "from": phone,
+            "to": "32123",
+            "text": body,
+            "id": secrets.token_hex(8),
+            "linkId": "",
+            "date": "2026-11-23 08:00:00",
+        }
         async with self.session.post(
             f"{self.base}/webhooks/africastalking/sms?token={token}", data=form
         ) as resp:
@@ -118,8 +183,13 @@ def _say(who: str, text: str, reply: str | None, out: Any) -> None:
         print(f"  {' ' * len(who)} < {reply}", file=out)
 
 
-async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
-                   rng: random.Random, out: Any) -> int:
+async def simulate(
+    base: str,
+    settings: Settings,
+    people: list[DemoHousehold],
+    rng: random.Random,
+    out: Any,
+) -> int:
     """Drive a morning of texts; returns how many SMS were sent in."""
     async with aiohttp.ClientSession() as session:
         texter = Texter(session, base, settings)
@@ -132,7 +202,9 @@ async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
         print(f"  ... {len(people)} households joined", file=out)
 
         print("\n-- Some choose their language --", file=out)
-        for p, lang in zip(people[1:4], ["LANG PCM", "LANG YO", "lang hausa"], strict=False):
+        for p, lang in zip(
+            people[1:4], ["LANG PCM", "LANG YO", "lang hausa"], strict=False
+        ):
             _say(mask(p.phone), lang, await texter.twilio(p.phone, lang), out)
 
         print("\n-- Pickup requests, as people really type them --", file=out)
@@ -143,8 +215,10 @@ async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
             if i < 6:
                 _say(mask(p.phone), body, reply, out)
 
-        print("\n-- Twilio retries a webhook: same MessageSid, same answer, one effect --",
-              file=out)
+        print(
+            "\n-- Twilio retries a webhook: same MessageSid, same answer, one effect --",
+            file=out,
+        )
         p = requesting[0]
         sid = f"SM{secrets.token_hex(16)}"
         first = await texter.twilio(p.phone, "PICKUP", sid)
@@ -152,7 +226,9 @@ async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
         _say(mask(p.phone), "PICKUP (delivered twice)", first, out)
         print(f"  replies identical: {first == second}", file=out)
 
-        print("\n-- A few change their minds, check balance, or write freely --", file=out)
+        print(
+            "\n-- A few change their minds, check balance, or write freely --", file=out
+        )
         for p in requesting[-3:]:
             _say(mask(p.phone), "cancel", await texter.twilio(p.phone, "cancel"), out)
         p = people[0]
@@ -160,8 +236,10 @@ async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
         body = "Good morning, my bin don full since Friday"
         _say(mask(p.phone), body, await texter.twilio(p.phone, body), out)
 
-        print("\n-- Through Africa's Talking (replies leave via the outbox) --", file=out)
-        extra = neighbourhood(len(people) + 3, rng)[len(people):]
+        print(
+            "\n-- Through Africa's Talking (replies leave via the outbox) --", file=out
+        )
+        extra = neighbourhood(len(people) + 3, rng)[len(people) :]
         for q in extra:
             body = f"JOIN {q.name}, {q.landmark}"
             await texter.africastalking(q.phone, body)
@@ -170,13 +248,21 @@ async def simulate(base: str, settings: Settings, people: list[DemoHousehold],
         return texter.count
 
 
-def run_demo(*, households: int = 40, serve: bool = True, out: str = "demo-out",
-             port: int = 8080, seed: int = 7) -> int:
+def run_demo(
+    *,
+    households: int = 40,
+    serve: bool = True,
+    out: str = "demo-out",
+    port: int = 8080,
+    seed: int = 7,
+) -> int:
     """Run the simulated day; print a summary; serve until Ctrl-C unless serve=False."""
     return asyncio.run(_run(households, serve, Path(out), port, seed))
 
 
-async def _run(households: int, serve: bool, out_dir: Path, port: int, seed: int) -> int:
+async def _run(
+    households: int, serve: bool, out_dir: Path, port: int, seed: int
+) -> int:
     from service.app import create_app
     from service.bootstrap import build
     from service.cli import ensure_schema
@@ -205,11 +291,15 @@ async def _run(households: int, serve: bool, out_dir: Path, port: int, seed: int
     rng = random.Random(seed)
     try:
         print(f"Recoop demo: {households} households around Yaba, Lagos; app at {base}")
-        sent = await simulate(base, settings, neighbourhood(households, rng), rng, sys.stdout)
+        sent = await simulate(
+            base, settings, neighbourhood(households, rng), rng, sys.stdout
+        )
         counts = await deps.views.counts()
         token = await deps.bus.handle(CreateApiToken("operator", "demo"))
         print("\n== Summary ==")
-        print(f"  SMS received:        {sent} (stored once each: {counts['messages_in']})")
+        print(
+            f"  SMS received:        {sent} (stored once each: {counts['messages_in']})"
+        )
         print(f"  households joined:   {counts['households']}")
         print(f"  pickups open:        {counts['pickups_open']}")
         print(f"  pickups cancelled:   {counts['pickups_cancelled']}")
@@ -218,7 +308,9 @@ async def _run(households: int, serve: bool, out_dir: Path, port: int, seed: int
         print(f"\n  dashboard/API:  {base}/api/v1/pickups?status=open")
         print(f"  operator token: {token}")
         print(f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/pickups")
-        print(f"  health: {base}/healthz   metrics: {base}/metrics   database: {db_path}")
+        print(
+            f"  health: {base}/healthz   metrics: {base}/metrics   database: {db_path}"
+        )
         if serve:
             print("\nServing; press Ctrl-C to stop.")
             await asyncio.Event().wait()

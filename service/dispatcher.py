@@ -28,7 +28,9 @@ class Backoff:
     cap_s: float = 900.0
 
     def delay(self, attempt: int, rand: random.Random) -> float:
-        return rand.uniform(0.5, 1.0) * min(self.cap_s, self.base_s * 2 ** (attempt - 1))
+        return rand.uniform(0.5, 1.0) * min(
+            self.cap_s, self.base_s * 2 ** (attempt - 1)
+        )
 
 
 class Dispatcher:
@@ -83,7 +85,9 @@ class Dispatcher:
         now = self.clock.now()
         async with self.db.writer.begin() as conn:
             if row.expires_at <= now:
-                await outbox.mark_final(conn, row.id, status="expired", error="expired unsent")
+                await outbox.mark_final(
+                    conn, row.id, status="expired", error="expired unsent"
+                )
                 self.metrics.outbound_sms.labels(outcome="expired").inc()
                 return
             if await OptOuts(conn).contains(row.to_phone):
@@ -96,23 +100,33 @@ class Dispatcher:
                 hour_ago = now - timedelta(hours=1)
                 sent = await outbox.count_started_since(conn, row.to_phone, hour_ago)
                 if sent >= self.settings.sms_per_number_per_hour:
-                    oldest = await outbox.oldest_started_since(conn, row.to_phone, hour_ago)
+                    oldest = await outbox.oldest_started_since(
+                        conn, row.to_phone, hour_ago
+                    )
                     free_at = (oldest or now) + timedelta(hours=1, seconds=1)
                     if free_at >= row.expires_at:
                         await outbox.mark_final(
-                            conn, row.id, status="expired",
+                            conn,
+                            row.id,
+                            status="expired",
                             error="hourly cap for this number until after expiry",
                         )
                         self.metrics.outbound_sms.labels(outcome="expired").inc()
                     else:
                         await outbox.defer(
-                            conn, row.id, at=free_at, reason="hourly cap for this number"
+                            conn,
+                            row.id,
+                            at=free_at,
+                            reason="hourly cap for this number",
                         )
                         self.metrics.outbound_sms.labels(outcome="deferred").inc()
                     return
 
         message = OutboundSms(
-            to=row.to_phone, body=row.body, key=row.key, status_callback=self.status_callback
+            to=row.to_phone,
+            body=row.body,
+            key=row.key,
+            status_callback=self.status_callback,
         )
         try:
             result = await self.gateway.send(message)
@@ -139,22 +153,27 @@ class Dispatcher:
         async with self.db.writer.begin() as conn:
             if exc.opted_out:
                 await OptOuts(conn).add(row.to_phone, "PROVIDER", now)
-                await outbox.mark_final(conn, row.id, status="suppressed", error=str(exc))
+                await outbox.mark_final(
+                    conn, row.id, status="suppressed", error=str(exc)
+                )
                 outcome = "suppressed"
             elif not exc.retryable or row.attempts >= row.max_attempts:
                 await outbox.mark_final(conn, row.id, status="failed", error=str(exc))
                 outcome = "failed"
             else:
-                at = now + timedelta(seconds=self.backoff.delay(row.attempts, self.rand))
+                at = now + timedelta(
+                    seconds=self.backoff.delay(row.attempts, self.rand)
+                )
                 if at >= row.expires_at:
                     await outbox.mark_final(
-                        conn, row.id, status="expired", error=f"retry after expiry: {exc}"
+                        conn,
+                        row.id,
+                        status="expired",
+                        error=f"retry after expiry: {exc}",
                     )
                     outcome = "expired"
                 else:
                     await outbox.mark_retry(conn, row.id, at=at, error=str(exc))
                     outcome = "retry"
-        log.warning(
-            "SMS %s to %s: %s (%s)", row.key, mask(row.to_phone), outcome, exc
-        )
+        log.warning("SMS %s to %s: %s (%s)", row.key, mask(row.to_phone), outcome, exc)
         self.metrics.outbound_sms.labels(outcome=outcome).inc()

@@ -63,7 +63,16 @@ async def inbound_sms(
     else:
         valid_phone = True
     async with uow:
-        state = await uow.households.sender_state(phone, now - timedelta(hours=1))
+        state = await uow.households.sender_state(
+            phone,
+            now - timedelta(hours=1),
+            provider=cmd.provider,
+            message_id=cmd.message_id,
+        )
+        if state.seen:  # a retried webhook: the first answer, and nothing else
+            metrics.inbound_sms.labels(intent="duplicate").inc()
+            reply_text = state.seen_reply if cmd.reply_by == "twiml" else None
+            return SmsReply(reply_text, duplicate=True, intent="duplicate")
         intent = parser.parse(cmd.body)
         if not valid_phone:
             intent = parser.Unknown(cmd.body, "sender is not a phone number")
@@ -97,7 +106,11 @@ async def inbound_sms(
 
         for change in decision.changes:
             household_id = await _apply(
-                change, uow, phone=phone, household_id=household_id, now=now,
+                change,
+                uow,
+                phone=phone,
+                household_id=household_id,
+                now=now,
                 message_row=message_row,
             )
         if reply and cmd.reply_by == "outbox":
@@ -141,7 +154,10 @@ async def _apply(
         case model.CreatePickup(code=code):
             assert household_id is not None
             pickup_id = await uow.pickups.add(
-                household_id=household_id, code=code, now=now, source_message_id=message_row
+                household_id=household_id,
+                code=code,
+                now=now,
+                source_message_id=message_row,
             )
             uow.emit(PickupRequested(pickup_id, household_id, code))
         case model.CancelPickup(pickup_id=pickup_id):
@@ -188,7 +204,8 @@ async def send_sms(
             to_phone=phone,
             body=cmd.body,
             now=now,
-            expires_at=cmd.expires_at or now + timedelta(seconds=settings.sms_default_ttl_s),
+            expires_at=cmd.expires_at
+            or now + timedelta(seconds=settings.sms_default_ttl_s),
             max_attempts=settings.sms_max_attempts,
         )
         await uow.commit()
@@ -199,7 +216,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_api_token(cmd: CreateApiToken, uow: UnitOfWork, *, clock: Clock) -> str:
+async def create_api_token(
+    cmd: CreateApiToken, uow: UnitOfWork, *, clock: Clock
+) -> str:
     """Store the hash of a new random token and return the token itself, once."""
     if cmd.role not in ("operator", "collector"):
         raise InvalidInput("role must be operator or collector")

@@ -48,7 +48,9 @@ class Views:
     async def _page(
         self, stmt: sa.Select[Any], id_col: Any, after: int, limit: int
     ) -> tuple[list[Any], int | None]:
-        rows = await self._rows(stmt.where(id_col > after).order_by(id_col).limit(limit + 1))
+        rows = await self._rows(
+            stmt.where(id_col > after).order_by(id_col).limit(limit + 1)
+        )
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, (rows[-1].id if more and rows else None)
@@ -157,7 +159,9 @@ class Views:
             outbox.c.provider_id,
             outbox.c.last_error,
             delivery_reports.c.status.label("delivery_status"),
-        ).outerjoin(delivery_reports, delivery_reports.c.provider_id == outbox.c.provider_id)
+        ).outerjoin(
+            delivery_reports, delivery_reports.c.provider_id == outbox.c.provider_id
+        )
         if status:
             stmt = stmt.where(outbox.c.status == status)
         rows, nxt = await self._page(stmt, outbox.c.id, after, limit)
@@ -204,7 +208,9 @@ class Views:
                     sa.select(n).select_from(pickups).where(pickups.c.status == "open")
                 ),
                 "pickups_cancelled": await count(
-                    sa.select(n).select_from(pickups).where(pickups.c.status == "cancelled")
+                    sa.select(n)
+                    .select_from(pickups)
+                    .where(pickups.c.status == "cancelled")
                 ),
                 "messages_in": await count(sa.select(n).select_from(inbound_messages)),
                 "messages_unparsed": await count(

@@ -17,7 +17,9 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "https://recoop.example.org"
 
 
-def twilio_signature(url: str, params: Mapping[str, str], token: str = AUTH_TOKEN) -> str:
+def twilio_signature(
+    url: str, params: Mapping[str, str], token: str = AUTH_TOKEN
+) -> str:
     """Twilio's published algorithm, written out independently of the twilio library:
     base64(HMAC-SHA1(token, url + each key and value, keys sorted))."""
     payload = url + "".join(k + params[k] for k in sorted(params))
@@ -34,7 +36,9 @@ def random_phone() -> str:
     return f"+234803{next(_numbers):07d}"
 
 
-def sms_form(body: str, phone: str, sid: str | None = None, **extra: str) -> dict[str, str]:
+def sms_form(
+    body: str, phone: str, sid: str | None = None, **extra: str
+) -> dict[str, str]:
     """The form fields Twilio posts for an inbound SMS."""
     return {
         "MessageSid": sid or message_sid(),

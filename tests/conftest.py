@@ -37,7 +37,9 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db_target(db_kind: str, tmp_path: Any) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+async def db_target(
+    db_kind: str, tmp_path: Any
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """A URL and driver arguments for an empty database (a fresh PG schema per test)."""
     if db_kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/recoop-test.db", {}
@@ -89,7 +91,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def deps(settings: Settings, clock: FixedClock, fake_sms: FakeSms, database: Database) -> Deps:
+def deps(
+    settings: Settings, clock: FixedClock, fake_sms: FakeSms, database: Database
+) -> Deps:
     """The service wired with fakes, no background tasks."""
     return build(settings, clock=clock, sms=fake_sms, db=database, background=[])
 
@@ -112,7 +116,9 @@ SendSmsFn = Callable[..., Awaitable[Any]]
 def text(client: Any) -> SendSmsFn:
     """Post a signed inbound SMS and return (status, reply text or None)."""
 
-    async def send(body: str, phone: str, sid: str | None = None) -> tuple[int, str | None]:
+    async def send(
+        body: str, phone: str, sid: str | None = None
+    ) -> tuple[int, str | None]:
         form = sms_form(body, phone, sid)
         path = "/webhooks/twilio/sms"
         headers = {"X-Twilio-Signature": twilio_signature(BASE_URL + path, form)}

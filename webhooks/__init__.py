@@ -12,7 +12,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/webhooks/twilio/sms", twilio_sms.inbound_sms)
     app.router.add_post("/webhooks/twilio/status", twilio_sms.delivery_status)
     app.router.add_post("/webhooks/africastalking/sms", africastalking.inbound_sms)
-    app.router.add_post("/webhooks/africastalking/delivery", africastalking.delivery_report)
+    app.router.add_post(
+        "/webhooks/africastalking/delivery", africastalking.delivery_report
+    )
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)

@@ -26,7 +26,9 @@ _AT_STATUS = {
 
 
 async def _authorised_form(request: web.Request) -> web.Response | dict[str, str]:
-    expected = request.app[DEPS].settings.africastalking_webhook_token.get_secret_value()
+    expected = request.app[
+        DEPS
+    ].settings.africastalking_webhook_token.get_secret_value()
     given = request.query.get("token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         return web.Response(status=403, text="invalid or missing token")

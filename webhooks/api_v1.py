@@ -37,12 +37,16 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
+                raise ApiError(
+                    401, "unauthorized", "send Authorization: Bearer <token>"
+                )
             role = await request.app[DEPS].views.token_role(token.strip())
             if role is None:
                 raise ApiError(401, "unauthorized", "unknown or revoked token")
             if role not in roles:
-                raise ApiError(403, "forbidden", f"this call needs a {' or '.join(roles)} token")
+                raise ApiError(
+                    403, "forbidden", f"this call needs a {' or '.join(roles)} token"
+                )
             return await view(request)
 
         guarded.__name__ = view.__name__
@@ -61,7 +65,9 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from None
     if not lo <= value <= hi:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {lo} and {hi}")
+        raise ApiError(
+            400, "invalid_parameter", f"{name} must be between {lo} and {hi}"
+        )
     return value
 
 
@@ -102,7 +108,9 @@ async def list_pickups(request: web.Request) -> web.Response:
     """Pickup requests, optionally by status."""
     limit, after = _paging(request)
     status = _choice(request, "status", PICKUP_STATUSES)
-    page = await request.app[DEPS].views.pickups(status=status, after=after, limit=limit)
+    page = await request.app[DEPS].views.pickups(
+        status=status, after=after, limit=limit
+    )
     return _page_response(request, page)
 
 

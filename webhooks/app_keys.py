@@ -6,4 +6,6 @@ from aiohttp import web
 
 from webhooks.signatures import TwilioVerifier
 
-TWILIO_VERIFIER: web.AppKey[TwilioVerifier] = web.AppKey("twilio_verifier", TwilioVerifier)
+TWILIO_VERIFIER: web.AppKey[TwilioVerifier] = web.AppKey(
+    "twilio_verifier", TwilioVerifier
+)

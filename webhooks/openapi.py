@@ -17,8 +17,17 @@ def _list(item: dict[str, Any]) -> dict[str, Any]:
 
 
 _PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
-    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "continue after this id"},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "continue after this id",
+    },
 ]
 
 _ERROR = {
@@ -34,9 +43,24 @@ _ERROR = {
 }
 
 _ERRORS = {
-    "400": {"description": "bad input", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "401": {"description": "no or unknown token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "403": {"description": "token of the wrong role", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "400": {
+        "description": "bad input",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+        },
+    },
+    "401": {
+        "description": "no or unknown token",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+        },
+    },
+    "403": {
+        "description": "token of the wrong role",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+        },
+    },
 }
 
 _HOUSEHOLD = {
@@ -61,20 +85,28 @@ _PICKUP = {
         "code": {"type": "string"},
         "household_id": {"type": "integer"},
         "phone": {"type": "string"},
-        "status": {"type": "string", "enum": ["open", "scheduled", "done", "cancelled"]},
+        "status": {
+            "type": "string",
+            "enum": ["open", "scheduled", "done", "cancelled"],
+        },
         "created_at": {"type": "string", "format": "date-time"},
     },
 }
 
 
-def _get(summary: str, schema: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _get(
+    summary: str, schema: dict[str, Any], extra: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
             "security": [{"bearer": []}],
             "parameters": _PAGING + (extra or []),
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": _list(schema)}}},
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _list(schema)}},
+                },
                 **_ERRORS,
             },
         }
@@ -89,14 +121,29 @@ OPENAPI: dict[str, Any] = {
         "schemas": {"Error": _ERROR, "Household": _HOUSEHOLD, "Pickup": _PICKUP},
     },
     "paths": {
-        "/api/v1/households": _get("Registered households", {"$ref": "#/components/schemas/Household"}),
+        "/api/v1/households": _get(
+            "Registered households", {"$ref": "#/components/schemas/Household"}
+        ),
         "/api/v1/pickups": _get(
             "Pickup requests",
             {"$ref": "#/components/schemas/Pickup"},
-            [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "scheduled", "done", "cancelled"]}}],
+            [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {
+                        "type": "string",
+                        "enum": ["open", "scheduled", "done", "cancelled"],
+                    },
+                }
+            ],
         ),
-        "/api/v1/messages/unparsed": _get("Messages not understood, for review", {"type": "object"}),
-        "/api/v1/messages/outbound": _get("Outbound messages and delivery status", {"type": "object"}),
+        "/api/v1/messages/unparsed": _get(
+            "Messages not understood, for review", {"type": "object"}
+        ),
+        "/api/v1/messages/outbound": _get(
+            "Outbound messages and delivery status", {"type": "object"}
+        ),
         "/api/v1/sms": {
             "post": {
                 "summary": "Queue an SMS (idempotent by key)",

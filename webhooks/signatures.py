@@ -23,7 +23,9 @@ class TwilioVerifier:
         token = settings.twilio_auth_token.get_secret_value()
         self._validator = RequestValidator(token) if token else None
         self._base = settings.public_base_url.rstrip("/")
-        self._trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self._trusted = [
+            ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies
+        ]
 
     @property
     def enabled(self) -> bool:

@@ -55,7 +55,9 @@ async def delivery_status(request: web.Request) -> web.Response:
     sid = form.get("MessageSid", "")
     status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     if not sid or not status:
-        return web.Response(status=400, text="MessageSid and MessageStatus are required")
+        return web.Response(
+            status=400, text="MessageSid and MessageStatus are required"
+        )
     deps = request.app[DEPS]
     await deps.bus.handle(
         RecordDeliveryStatus(

@@ -105,7 +105,9 @@ def decide(
         lang = "en"
     name = intent_name(intent)
 
-    def answer(key: str, *changes: Change, language: str = lang, **values: str) -> Decision:
+    def answer(
+        key: str, *changes: Change, language: str = lang, **values: str
+    ) -> Decision:
         return Decision(name, render(key, language, **values), language, changes)
 
     match intent:
@@ -147,7 +149,9 @@ def decide(
         case p.Cancel(explicit_pickup=explicit):
             if open_pickup is not None:
                 return answer(
-                    "pickup_cancelled", CancelPickup(open_pickup.id), code=open_pickup.code
+                    "pickup_cancelled",
+                    CancelPickup(open_pickup.id),
+                    code=open_pickup.code,
                 )
             if explicit:
                 return answer("no_open_pickup")
@@ -157,4 +161,3 @@ def decide(
             return answer("balance", balance=format_naira(0))
         case _:
             return answer("not_available_yet")
-

@@ -14,7 +14,10 @@ def encode(lat: float, lon: float) -> str:
     """The 10-digit plus code of a point, e.g. Yaba -> "6FR5GJ5C+..."."""
     lat = min(max(lat, -90.0), 90.0 - 1e-9) + 90.0
     lon = (lon + 180.0) % 360.0
-    lat_v, lon_v = math.floor(lat * _PAIR_RESOLUTION), math.floor(lon * _PAIR_RESOLUTION)
+    lat_v, lon_v = (
+        math.floor(lat * _PAIR_RESOLUTION),
+        math.floor(lon * _PAIR_RESOLUTION),
+    )
     digits: list[str] = []
     for _ in range(5):
         digits += [ALPHABET[lon_v % 20], ALPHABET[lat_v % 20]]

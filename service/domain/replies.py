@@ -263,20 +263,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "started": {
         "en": (
-            "Welcome back to Recoop! Text PICKUP to book a pickup or HELP for the "
-            "menu."
+            "Welcome back to Recoop! Text PICKUP to book a pickup or HELP for the menu."
         ),
         "pcm": (
-            "Welcome back to Recoop! Text PICKUP make we come carry, or HELP for "
-            "menu."
+            "Welcome back to Recoop! Text PICKUP make we come carry, or HELP for menu."
         ),
         "yo": (
             "E kaabo pada si Recoop! E fi PICKUP ranse ki a wa gbe, tabi HELP fun "
             "iranlowo."
         ),
         "ha": (
-            "Barka da dawowa Recoop! Tura PICKUP mu zo mu dauka, ko HELP don "
-            "taimako."
+            "Barka da dawowa Recoop! Tura PICKUP mu zo mu dauka, ko HELP don taimako."
         ),
         "ig": (
             "Nnoo ozo na Recoop! Ziga PICKUP ka anyi bia buru ya, ma obu HELP maka "

@@ -38,20 +38,30 @@ __all__ = [
 ]
 
 LANGUAGES: tuple[str, ...] = ("en", "pcm", "yo", "ha", "ig")
-# Pickup codes avoid look-alikes: no 0/O, 1/I/L, 5/S, 8/B, Z, G/6, U.
+# Pickup codes avoid look-alikes: no 0 O 1 I L 5 S 8 B Z G U (6 stays; G went).
 PICKUP_CODE_ALPHABET = "ACDEFHJKMNPQRTVWXY234679"
 MATERIALS: frozenset[str] = frozenset({"PET", "HDPE", "ALU", "SACHET", "GLASS"})
 MATERIAL_SYNONYMS: dict[str, str] = {
-    "pet": "PET", "bottle": "PET", "bottles": "PET",
+    "pet": "PET",
+    "bottle": "PET",
+    "bottles": "PET",
     "hdpe": "HDPE",
-    "alu": "ALU", "aluminium": "ALU", "aluminum": "ALU", "can": "ALU", "cans": "ALU",
-    "sachet": "SACHET", "sachets": "SACHET", "nylon": "SACHET", "nylons": "SACHET",
+    "alu": "ALU",
+    "aluminium": "ALU",
+    "aluminum": "ALU",
+    "can": "ALU",
+    "cans": "ALU",
+    "sachet": "SACHET",
+    "sachets": "SACHET",
+    "nylon": "SACHET",
+    "nylons": "SACHET",
     "purewater": "SACHET",
     "glass": "GLASS",
 }
 MAX_AMOUNT_KOBO = 1_000_000_000  # ₦10,000,000: anything above is a typo, not a wish
 MAX_ITEM_GRAMS = 1_000_000  # one tonne per material is beyond any cargo bike
 _MAX_NAME, _MAX_ADDRESS, _MAX_NOTE, _MAX_UNKNOWN = 60, 160, 160, 320
+_MAX_INPUT = 2000  # an SMS body is at most 1600 characters; this bounds the work
 
 
 # --- intents ---------------------------------------------------------------------
@@ -185,8 +195,18 @@ class Unknown(Intent):
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _NO_FOLD = {
-    "ɓ": "b", "ɗ": "d", "ƙ": "k", "ƴ": "y", "ŋ": "n", "ı": "i", "ł": "l", "đ": "d",
-    "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
+    "ɓ": "b",
+    "ɗ": "d",
+    "ƙ": "k",
+    "ƴ": "y",
+    "ŋ": "n",
+    "ı": "i",
+    "ł": "l",
+    "đ": "d",
+    "’": "'",
+    "‘": "'",
+    "ʼ": "'",
+    "´": "'",
 }
 
 
@@ -267,24 +287,40 @@ def _split(cleaned: str) -> _Text:
 # with distance 1 only tolerate swapped letters ("hlep"), since one substitution
 # turns them into everyday words (hell, john, long).
 _KEYWORDS: dict[str, tuple[str, int, str | None]] = {
-    "join": ("JOIN", 1, None), "register": ("JOIN", 2, None),
-    "signup": ("JOIN", 1, None), "enrol": ("JOIN", 0, None),
-    "enroll": ("JOIN", 1, None), "reg": ("JOIN", 0, None),
-    "pickup": ("PICKUP", 1, None), "pickups": ("PICKUP", 0, None),
-    "collect": ("PICKUP", 0, None), "collection": ("PICKUP", 0, None),
-    "cancel": ("CANCEL", 1, None), "fagile": ("CANCEL", 1, "yo"),
-    "bal": ("BALANCE", 0, None), "balance": ("BALANCE", 2, None),
-    "account": ("BALANCE", 0, None), "acct": ("BALANCE", 0, None),
-    "airtime": ("AIRTIME", 2, None), "recharge": ("AIRTIME", 2, None),
-    "cashout": ("CASHOUT", 2, None), "cash": ("CASHOUT", 0, None),
+    "join": ("JOIN", 1, None),
+    "register": ("JOIN", 2, None),
+    "signup": ("JOIN", 1, None),
+    "enrol": ("JOIN", 0, None),
+    "enroll": ("JOIN", 1, None),
+    "reg": ("JOIN", 0, None),
+    "pickup": ("PICKUP", 1, None),
+    "pickups": ("PICKUP", 0, None),
+    "collect": ("PICKUP", 0, None),
+    "collection": ("PICKUP", 0, None),
+    "cancel": ("CANCEL", 1, None),
+    "fagile": ("CANCEL", 1, "yo"),
+    "bal": ("BALANCE", 0, None),
+    "balance": ("BALANCE", 2, None),
+    "account": ("BALANCE", 0, None),
+    "acct": ("BALANCE", 0, None),
+    "airtime": ("AIRTIME", 2, None),
+    "recharge": ("AIRTIME", 2, None),
+    "cashout": ("CASHOUT", 2, None),
+    "cash": ("CASHOUT", 0, None),
     "withdraw": ("CASHOUT", 2, None),
     "voucher": ("VOUCHER", 2, None),
     "claim": ("CLAIM", 1, None),
-    "lang": ("LANG", 1, None), "language": ("LANG", 2, None),
-    "help": ("HELP", 1, None), "info": ("HELP", 0, None), "menu": ("HELP", 0, None),
-    "iranlowo": ("HELP", 1, "yo"), "taimako": ("HELP", 1, "ha"),
+    "lang": ("LANG", 1, None),
+    "language": ("LANG", 2, None),
+    "help": ("HELP", 1, None),
+    "info": ("HELP", 0, None),
+    "menu": ("HELP", 0, None),
+    "iranlowo": ("HELP", 1, "yo"),
+    "taimako": ("HELP", 1, "ha"),
     "enyemaka": ("HELP", 1, "ig"),
-    "log": ("LOG", 0, None), "miss": ("MISS", 0, None), "missed": ("MISS", 0, None),
+    "log": ("LOG", 0, None),
+    "miss": ("MISS", 0, None),
+    "missed": ("MISS", 0, None),
     "wrong": ("WRONG", 1, None),
 }
 # Real words one edit away from a keyword: never read them as that keyword.
@@ -294,34 +330,73 @@ _FUZZY_BY_INITIAL: dict[str, tuple[str, ...]] = {
     for initial in {kw[0] for kw in _KEYWORDS}
 }
 
-_OPT_OUT = {w.lower(): w for w in ("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT",
-                                   "REVOKE", "OPTOUT")}
+_OPT_OUT = {
+    w.lower(): w
+    for w in ("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT")
+}
 _OPT_IN = frozenset({"start", "unstop", "yes"})
 _LANGUAGE_NAMES: dict[str, str] = {
-    "en": "en", "eng": "en", "english": "en", "oyinbo": "en", "turanci": "en",
+    "en": "en",
+    "eng": "en",
+    "english": "en",
+    "oyinbo": "en",
+    "turanci": "en",
     "bekee": "en",
-    "pcm": "pcm", "pidgin": "pcm", "pidgen": "pcm", "pigin": "pcm", "naija": "pcm",
+    "pcm": "pcm",
+    "pidgin": "pcm",
+    "pidgen": "pcm",
+    "pigin": "pcm",
+    "naija": "pcm",
     "broken": "pcm",
-    "yo": "yo", "yor": "yo", "yoruba": "yo", "yarbanci": "yo",
-    "ha": "ha", "hau": "ha", "hausa": "ha",
-    "ig": "ig", "ibo": "ig", "igbo": "ig",
+    "yo": "yo",
+    "yor": "yo",
+    "yoruba": "yo",
+    "yarbanci": "yo",
+    "ha": "ha",
+    "hau": "ha",
+    "hausa": "ha",
+    "ig": "ig",
+    "ibo": "ig",
+    "igbo": "ig",
 }
 _FULL_LANGUAGE_NAMES = frozenset({"english", "pidgin", "yoruba", "hausa", "igbo"})
 
 # Openers skipped before looking for a keyword ("abeg pickup", "i want to join").
 _FILLERS: tuple[tuple[tuple[str, ...], str | None], ...] = (
-    (("i", "would", "like", "to"), None), (("i", "want", "to"), None),
-    (("i", "need", "to"), None), (("i", "wan", "to"), "pcm"),
+    (("i", "would", "like", "to"), None),
+    (("i", "want", "to"), None),
+    (("i", "need", "to"), None),
+    (("i", "wan", "to"), "pcm"),
     (("id", "like", "to"), None),
-    (("good", "morning"), None), (("good", "afternoon"), None),
-    (("good", "evening"), None), (("i", "want"), None), (("i", "need"), None),
-    (("i", "wan"), "pcm"), (("can", "you"), None), (("can", "i"), None),
-    (("could", "you"), None), (("make", "una"), "pcm"), (("make", "i"), "pcm"),
-    (("make", "you"), "pcm"), (("e", "jowo"), "yo"), (("don", "allah"), "ha"),
-    (("please",), None), (("pls",), None), (("plz",), None), (("plis",), None),
-    (("kindly",), None), (("abeg",), "pcm"), (("biko",), "ig"), (("jowo",), "yo"),
-    (("ejowo",), "yo"), (("hi",), None), (("hello",), None), (("hey",), None),
-    (("sir",), None), (("madam",), None), (("oga",), "pcm"),
+    (("good", "morning"), None),
+    (("good", "afternoon"), None),
+    (("good", "evening"), None),
+    (("i", "want"), None),
+    (("i", "need"), None),
+    (("i", "wan"), "pcm"),
+    (("can", "you"), None),
+    (("can", "i"), None),
+    (("could", "you"), None),
+    (("make", "una"), "pcm"),
+    (("make", "i"), "pcm"),
+    (("make", "you"), "pcm"),
+    (("e", "jowo"), "yo"),
+    (("don", "allah"), "ha"),
+    (("please",), None),
+    (("pls",), None),
+    (("plz",), None),
+    (("plis",), None),
+    (("kindly",), None),
+    (("abeg",), "pcm"),
+    (("biko",), "ig"),
+    (("jowo",), "yo"),
+    (("ejowo",), "yo"),
+    (("hi",), None),
+    (("hello",), None),
+    (("hey",), None),
+    (("sir",), None),
+    (("madam",), None),
+    (("oga",), "pcm"),
 )
 _FILLERS_BY_FIRST: dict[str, tuple[tuple[tuple[str, ...], str | None], ...]] = {
     first: tuple(f for f in _FILLERS if f[0][0] == first)  # longest first, as listed
@@ -329,16 +404,50 @@ _FILLERS_BY_FIRST: dict[str, tuple[tuple[tuple[str, ...], str | None], ...]] = {
 }
 # Words that give the language away when nothing more specific did.
 _MARKERS: dict[str, str] = {
-    "abeg": "pcm", "una": "pcm", "wetin": "pcm", "wahala": "pcm", "dey": "pcm",
-    "sabi": "pcm", "oga": "pcm", "abi": "pcm", "wan": "pcm", "comot": "pcm",
-    "jowo": "yo", "ejowo": "yo", "jare": "yo", "owo": "yo", "ninu": "yo",
-    "sannu": "ha", "nagode": "ha", "gode": "ha", "yauwa": "ha",
-    "biko": "ig", "daalu": "ig", "kedu": "ig", "ndewo": "ig", "nnoo": "ig",
+    "abeg": "pcm",
+    "una": "pcm",
+    "wetin": "pcm",
+    "wahala": "pcm",
+    "dey": "pcm",
+    "sabi": "pcm",
+    "oga": "pcm",
+    "abi": "pcm",
+    "wan": "pcm",
+    "comot": "pcm",
+    "jowo": "yo",
+    "ejowo": "yo",
+    "jare": "yo",
+    "owo": "yo",
+    "ninu": "yo",
+    "sannu": "ha",
+    "nagode": "ha",
+    "gode": "ha",
+    "yauwa": "ha",
+    "biko": "ig",
+    "daalu": "ig",
+    "kedu": "ig",
+    "ndewo": "ig",
+    "nnoo": "ig",
 }
-_PICKUP_NOUNS = frozenset({
-    "pickup", "pick", "collection", "request", "booking", "visit", "order", "it",
-    "am", "dem", "them", "come", "coming", "bottles", "waste",
-})
+_PICKUP_NOUNS = frozenset(
+    {
+        "pickup",
+        "pick",
+        "collection",
+        "request",
+        "booking",
+        "visit",
+        "order",
+        "it",
+        "am",
+        "dem",
+        "them",
+        "come",
+        "coming",
+        "bottles",
+        "waste",
+    }
+)
 
 
 def _osa_distance(a: str, b: str, limit: int) -> int:
@@ -417,6 +526,8 @@ _MATERIAL_WORDS = (
     r"(?:bottles?|cans?|sachets?|nylons?|waste|plastics?|pet|recyclables?|rubbers?"
     r"|pure ?water|trash|refuse|ike|igo)"
 )
+
+
 @dataclass(frozen=True, slots=True)
 class _Phrases:
     """Phrasings of one intent, each with the language it gives away."""
@@ -449,8 +560,11 @@ _CANCEL_PHRASES = _phrases(
 _WRONG_PHRASES = _phrases(
     (r"\be no (?:correct|complete|reach)\b", "pcm"),
     (r"\bwrong (?:weight|kg|kilo|amount|receipt|credit|reading|money)\b", None),
-    (r"\b(?:weight|kg|kilo|receipt|amount|credit) (?:is |dey |be )?"
-     r"(?:wrong|not correct|no correct|incorrect)\b", None),
+    (
+        r"\b(?:weight|kg|kilo|receipt|amount|credit) (?:is |dey |be )?"
+        r"(?:wrong|not correct|no correct|incorrect)\b",
+        None,
+    ),
 )
 _HELP_PHRASES = _phrases(
     (r"\bwetin (?:i|we) (?:go|fit|suppose|get to|for|wan) do\b", "pcm"),
@@ -464,13 +578,22 @@ _HELP_PHRASES = _phrases(
 )
 _BALANCE_PHRASES = _phrases(
     (r"\bhow much (?:money |naira )?(?:i|we) (?:don )?(?:get|gat|make|gain)\b", "pcm"),
-    (r"\bhow much (?:money |naira |credit )?(?:do|did|have) (?:i|we) "
-     r"(?:have|got|get|earn|earned|make|made)\b", None),
+    (
+        r"\bhow much (?:money |naira |credit )?(?:do|did|have) (?:i|we) "
+        r"(?:have|got|get|earn|earned|make|made)\b",
+        None,
+    ),
     (r"\bhow much (?:e )?(?:remain|dey)\b", "pcm"),
-    (r"\bhow much (?:is |dey )?(?:in |for |inside )?my "
-     r"(?:account|acct|balance|wallet)\b", None),
-    (r"\bwetin (?:i (?:don )?get|dey|remain) (?:for|inside|in) (?:my )?"
-     r"(?:account|acct|wallet)\b", "pcm"),
+    (
+        r"\bhow much (?:is |dey )?(?:in |for |inside )?my "
+        r"(?:account|acct|balance|wallet)\b",
+        None,
+    ),
+    (
+        r"\bwetin (?:i (?:don )?get|dey|remain) (?:(?:for|inside|in) )?(?:my )?"
+        r"(?:account|acct|wallet)\b",
+        "pcm",
+    ),
     (r"\bwetin i (?:don )?get$", "pcm"),
     (r"\bmy (?:account )?(?:balance|bal)\b", None),
     (r"\bcheck (?:my )?(?:balance|bal|account)\b", None),
@@ -484,17 +607,31 @@ _PICKUP_PHRASES = _phrases(
     (r"\b(?:come|cum|kam) (?:and |to )?(?:carry|pack|evacuate)\b", "pcm"),
     (r"\b(?:come|cum) (?:and |to )?(?:pick|collect)\b", None),
     (r"\b(?:carry|pack|evacuate) (?:my|am|dem|these|dis|our|all)\b", "pcm"),
-    (r"\b(?:pick|collect) (?:up )?(?:my|these|this|our|all|all my) " + _MATERIAL_WORDS,
-     None),
-    (r"\bi (?:don )?get (?:(?:some|plenty|many|more|small|big|\d+|am) )*"
-     + _MATERIAL_WORDS + r"\b", "pcm"),
-    (r"\bi (?:have|got) (?:(?:some|plenty|many|more|small|big|\d+) )*"
-     + _MATERIAL_WORDS + r"\b", None),
+    (
+        r"\b(?:pick|collect) (?:up )?(?:my|these|this|our|all|all my) "
+        + _MATERIAL_WORDS,
+        None,
+    ),
+    (
+        r"\bi (?:don )?get (?:(?:some|plenty|many|more|small|big|\d+|am) )*"
+        + _MATERIAL_WORDS
+        + r"\b",
+        "pcm",
+    ),
+    (
+        r"\bi (?:have|got) (?:(?:some|plenty|many|more|small|big|\d+) )*"
+        + _MATERIAL_WORDS
+        + r"\b",
+        None,
+    ),
     (r"\b(?:e|it|am|bag|sack|bin|everything) (?:don|done) (?:full|fill)\b", "pcm"),
     (r"\b(?:my |the )?(?:bag|sack|bin) (?:is|has) (?:full|filled)\b", None),
     (r"\bmake (?:una|you|u) come\b", "pcm"),
-    (r"\b(?:want|need|wan|book|request|order|schedule|arrange) "
-     r"(?:a |my |one |another |for )?pick ?up\b", None),
+    (
+        r"\b(?:want|need|wan|book|request|order|schedule|arrange) "
+        r"(?:a |my |one |another |for )?pick ?up\b",
+        None,
+    ),
     (r"(?<!\bma )\bwa (?:gbe|ko|gba)\b", "yo"),
     (r"\bmo ni (?:ike|igo)\b", "yo"),
     (r"\bzo (?:ku |ka |ki )?(?:dauka|dauke|kwashe|karba)\b", "ha"),
@@ -506,16 +643,28 @@ _TAILS = r"(?: (?:sir|ma|madam|oga|dear|o+|all|una|everyone|recoop|bro|sis))*"
 _SMALLTALK: tuple[tuple[re.Pattern[str], str | None], ...] = tuple(
     (re.compile(rf"^(?:{words}){_TAILS}(?: (?:{words}){_TAILS})*$"), lang)
     for words, lang in (
-        (r"how far|how you dey|how body|how una dey|wetin dey happen|wetin dey sup"
-         r"|i hail", "pcm"),
-        (r"e ?kaaro|e ?kaasan|e ?kaale|bawo(?: ni)?|e ?se(?: o)?|o ?se|e ?pele|pele"
-         r"|e ?ku ise|e ?nle|o ?dabo", "yo"),
-        (r"sannu(?: da zuwa)?|ina kwana|ina wuni|barka da "
-         r"(?:safiya|safe|rana|yamma|dare|warhaka|war haka)|na ?gode|yaya dai"
-         r"|sai an jima", "ha"),
+        (
+            r"how far|how you dey|how body|how una dey|wetin dey happen|wetin dey sup"
+            r"|i hail",
+            "pcm",
+        ),
+        (
+            r"e ?kaaro|e ?kaasan|e ?kaale|bawo(?: ni)?|e ?se(?: o)?|o ?se|e ?pele|pele"
+            r"|e ?ku ise|e ?nle|o ?dabo",
+            "yo",
+        ),
+        (
+            r"sannu(?: da zuwa)?|ina kwana|ina wuni|barka da "
+            r"(?:safiya|safe|rana|yamma|dare|warhaka|war haka)|na ?gode|yaya dai"
+            r"|sai an jima",
+            "ha",
+        ),
         (r"ndewo|kedu(?: ka i mere)?|daalu|dalu|i bola chi|ututu oma", "ig"),
-        (r"hi|hello|hey|hallo|good (?:morning|afternoon|evening|day|night)"
-         r"|thanks?(?: you)?|thank u|thx|ok|okay|alright|bye|goodbye", None),
+        (
+            r"hi|hello|hey|hallo|good (?:morning|afternoon|evening|day|night)"
+            r"|thanks?(?: you)?|thank u|thx|ok|okay|alright|bye|goodbye",
+            None,
+        ),
     )
 )
 
@@ -538,10 +687,29 @@ _ITEM_TOKEN = re.compile(
     r"|(?P<sep>[,;:=+&/-])"
     r")"
 )
-_ADDRESS_STARTERS = frozenset({
-    "no", "number", "plot", "block", "flat", "house", "behind", "near", "opposite",
-    "opp", "beside", "off", "along", "by", "after", "before", "inside", "at", "in",
-})
+_ADDRESS_STARTERS = frozenset(
+    {
+        "no",
+        "number",
+        "plot",
+        "block",
+        "flat",
+        "house",
+        "behind",
+        "near",
+        "opposite",
+        "opp",
+        "beside",
+        "off",
+        "along",
+        "by",
+        "after",
+        "before",
+        "inside",
+        "at",
+        "in",
+    }
+)
 _PLUS_CODE = re.compile(r"[23456789cfghjmpqrvwx]{2,8}\+[23456789cfghjmpqrvwx]{0,3}")
 _EDGE_PUNCTUATION = " \t,;:.-_/"
 
@@ -576,11 +744,11 @@ def _grams(qty: str, unit: str | None) -> int | None:
 
 def _log_items(text: str) -> tuple[tuple[str, int], ...] | str:
     """("PET", 2500)... from "pet 2.5 alu 0.4kg" (either order), or why it failed."""
-    tokens: list[tuple[str, str | int]] = []
+    tokens: list[str | int] = []  # material codes and weights in grams, as typed
     pos = 0
     while pos < len(text):
         match = _ITEM_TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
+        if match is None:
             if text[pos:].strip() == "":
                 break
             return "bad_items"
@@ -589,7 +757,7 @@ def _log_items(text: str) -> tuple[tuple[str, int], ...] | str:
             grams = _grams(match["qty"], match["unit"])
             if grams is None:
                 return "bad_weight"
-            tokens.append(("q", grams))
+            tokens.append(grams)
         elif match["mat"]:
             word = match["mat"].replace(" ", "")
             if word == "and":
@@ -597,24 +765,24 @@ def _log_items(text: str) -> tuple[tuple[str, int], ...] | str:
             material = MATERIAL_SYNONYMS.get(word)
             if material is None:
                 return "bad_material"
-            if tokens and tokens[-1] == ("m", material):
+            if tokens and tokens[-1] == material:
                 continue  # "pet bottles 2.5"
-            tokens.append(("m", material))
-    kinds = "".join(kind for kind, _ in tokens)
-    if not kinds or len(kinds) % 2 or kinds not in ("mq" * (len(kinds) // 2),
-                                                    "qm" * (len(kinds) // 2)):
+            tokens.append(material)
+    if not tokens or len(tokens) % 2:
         return "bad_items"
+    material_first = isinstance(tokens[0], str)
     totals: dict[str, int] = {}
-    for i in range(0, len(tokens), 2):
-        pair = {kind: value for kind, value in tokens[i : i + 2]}
-        material, grams = str(pair["m"]), int(pair["q"])
+    for a, b in zip(tokens[0::2], tokens[1::2], strict=True):
+        material, grams = (a, b) if material_first else (b, a)
+        if not isinstance(material, str) or not isinstance(grams, int):
+            return "bad_items"  # "PET ALU 2 3" or a switch of order midway
         totals[material] = totals.get(material, 0) + grams  # two bags of PET add up
     if any(grams > MAX_ITEM_GRAMS for grams in totals.values()):
         return "bad_weight"
     return tuple(totals.items())
 
 
-_FIRST_CHUNK = re.compile(r"\s*(\S+)\s*")
+_FIRST_CHUNK = re.compile(r"[\s:;=,]*([^\s:;=,]+)[\s:;=,]*")
 
 
 def _pickup_code(text: str) -> tuple[str, int] | None:
@@ -640,6 +808,8 @@ def _join(rest: str) -> Intent:
         name, address = _trim(name, _MAX_NAME), _trim(address, _MAX_ADDRESS)
     else:
         words = rest.split()
+        if words and (_DIGIT.search(words[0]) or _PLUS_CODE.search(_fold(words[0]))):
+            return Incomplete("JOIN", "missing_name")  # "JOIN , 12 Ojo Road"
         split = 1
         for i in range(1, min(4, len(words))):
             if _looks_like_address(words[i]):
@@ -656,8 +826,11 @@ def _join(rest: str) -> Intent:
 
 def _looks_like_address(word: str) -> bool:
     folded = _fold(word).strip(_EDGE_PUNCTUATION)
-    return (bool(_DIGIT.search(folded)) or folded in _ADDRESS_STARTERS
-            or bool(_PLUS_CODE.search(folded)))
+    return (
+        bool(_DIGIT.search(folded))
+        or folded in _ADDRESS_STARTERS
+        or bool(_PLUS_CODE.search(folded))
+    )
 
 
 def _command(keyword: str, text: _Text, after: int, *, nested: bool) -> Intent:
@@ -679,8 +852,8 @@ def _command(keyword: str, text: _Text, after: int, *, nested: bool) -> Intent:
         kind = {"AIRTIME": Airtime, "CASHOUT": Cashout, "VOUCHER": Voucher}[command]
         return kind(amount)
     if command == "CLAIM":
-        parts = text.rest(after, folded=True).split()
-        code = normalise_code(parts[0]) if parts else ""
+        chunk = _FIRST_CHUNK.match(text.rest(after, folded=True))
+        code = normalise_code(chunk.group(1)) if chunk else ""
         if not code or len(code) > 16:
             return Incomplete("CLAIM", "missing_code")
         return Claim(code)
@@ -765,7 +938,7 @@ def parse(text: str) -> Intent:
 
 def _parse(text: str, *, nested: bool) -> Intent:
     """`parse`; `nested` is set while reading the words after HELP (no deeper)."""
-    cleaned = _clean(text)
+    cleaned = _clean(text[:_MAX_INPUT])
     if not cleaned:
         return Unknown("", "empty")
     parsed = _split(cleaned)
@@ -822,8 +995,11 @@ def _from_phrases(text: _Text) -> tuple[Intent, str | None] | None:
     matched, lang = _WRONG_PHRASES.search(phrase)
     if matched:
         return Wrong(_trim(text.cleaned, _MAX_NOTE)), lang
-    for phrases, intent in ((_HELP_PHRASES, Help()), (_BALANCE_PHRASES, Balance()),
-                            (_PICKUP_PHRASES, Pickup())):
+    for phrases, intent in (
+        (_HELP_PHRASES, Help()),
+        (_BALANCE_PHRASES, Balance()),
+        (_PICKUP_PHRASES, Pickup()),
+    ):
         matched, lang = phrases.search(phrase)
         if matched:
             return intent, lang
@@ -834,8 +1010,11 @@ def _smalltalk(text: _Text) -> Intent:
     for pattern, lang in _SMALLTALK:
         if pattern.match(text.phrase):
             return Unknown(text.cleaned[:_MAX_UNKNOWN], "smalltalk", language_hint=lang)
-    return Unknown(text.cleaned[:_MAX_UNKNOWN], "unrecognised",
-                   language_hint=_marker_hint(text.words))
+    return Unknown(
+        text.cleaned[:_MAX_UNKNOWN],
+        "unrecognised",
+        language_hint=_marker_hint(text.words),
+    )
 
 
 def _with_hint(intent: Intent, hint: str | None) -> Intent:

@@ -90,7 +90,9 @@ async def claim(
     stmt = (
         outbox.update()
         .where(outbox.c.id.in_(pick.scalar_subquery()))
-        .values(status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1)
+        .values(
+            status="sending", lease_until=now + lease, attempts=outbox.c.attempts + 1
+        )
         .returning(
             outbox.c.id,
             outbox.c.key,
@@ -106,7 +108,9 @@ async def claim(
     return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
 
 
-async def count_started_since(conn: AsyncConnection, phone: str, since: datetime) -> int:
+async def count_started_since(
+    conn: AsyncConnection, phone: str, since: datetime
+) -> int:
     """Messages the service started (not replies) sent to `phone` since `since`."""
     stmt = sa.select(sa.func.count()).where(
         outbox.c.to_phone == phone,
@@ -130,9 +134,7 @@ async def oldest_started_since(
     return value
 
 
-async def _finish(
-    conn: AsyncConnection, row_id: int, **values: object
-) -> None:
+async def _finish(conn: AsyncConnection, row_id: int, **values: object) -> None:
     await conn.execute(
         outbox.update()
         .where(outbox.c.id == row_id, outbox.c.status == "sending")
@@ -150,7 +152,12 @@ async def mark_sent(
     provider_status: str,
 ) -> None:
     await _finish(
-        conn, row_id, status="sent", sent_at=now, gateway=gateway, provider_id=provider_id
+        conn,
+        row_id,
+        status="sent",
+        sent_at=now,
+        gateway=gateway,
+        provider_id=provider_id,
     )
     if provider_id:
         await record_delivery(conn, provider_id, provider_status, now)
@@ -159,10 +166,14 @@ async def mark_sent(
 async def mark_retry(
     conn: AsyncConnection, row_id: int, *, at: datetime, error: str
 ) -> None:
-    await _finish(conn, row_id, status="pending", next_attempt_at=at, last_error=error[:300])
+    await _finish(
+        conn, row_id, status="pending", next_attempt_at=at, last_error=error[:300]
+    )
 
 
-async def defer(conn: AsyncConnection, row_id: int, *, at: datetime, reason: str) -> None:
+async def defer(
+    conn: AsyncConnection, row_id: int, *, at: datetime, reason: str
+) -> None:
     """Put a row back without spending an attempt (rate limit)."""
     await _finish(
         conn,

@@ -38,6 +38,8 @@ class SenderState:
     open_pickup: OpenPickup | None
     opted_out: bool
     recent_inbound: int
+    seen: bool  # this provider message id was already processed
+    seen_reply: str | None
 
 
 _SENDER_STATE = sa.text(
@@ -45,7 +47,11 @@ _SENDER_STATE = sa.text(
     SELECT h.id, h.phone, h.name, h.language, h.status, p.id AS pickup_id, p.code,
            (SELECT 1 FROM opt_outs o WHERE o.phone = :phone) AS opted_out,
            (SELECT count(*) FROM inbound_messages i
-             WHERE i.phone = :phone AND i.received_at > :since) AS recent
+             WHERE i.phone = :phone AND i.received_at > :since) AS recent,
+           (SELECT 1 FROM inbound_messages s
+             WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen,
+           (SELECT s.reply FROM inbound_messages s
+             WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen_reply
       FROM (SELECT 1 AS one) AS q
       LEFT JOIN households h ON h.phone = :phone
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
@@ -57,15 +63,34 @@ class Households:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def sender_state(self, phone: str, since: datetime) -> SenderState:
-        row = (await self.conn.execute(_SENDER_STATE, {"phone": phone, "since": since})).one()
+    async def sender_state(
+        self, phone: str, since: datetime, *, provider: str = "", message_id: str = ""
+    ) -> SenderState:
+        """The sender's household, open pickup, opt-out, recent volume, and whether
+        this exact message was seen before: one round trip on the hot path."""
+        params = {
+            "phone": phone,
+            "since": since,
+            "provider": provider,
+            "sid": message_id,
+        }
+        row = (await self.conn.execute(_SENDER_STATE, params)).one()
         household = (
             Household(row.id, row.phone, row.name, row.language, row.status)
             if row.id is not None
             else None
         )
-        pickup = OpenPickup(row.pickup_id, row.code) if row.pickup_id is not None else None
-        return SenderState(household, pickup, bool(row.opted_out), int(row.recent or 0))
+        pickup = (
+            OpenPickup(row.pickup_id, row.code) if row.pickup_id is not None else None
+        )
+        return SenderState(
+            household,
+            pickup,
+            bool(row.opted_out),
+            int(row.recent or 0),
+            bool(row.seen),
+            row.seen_reply,
+        )
 
     async def add(
         self, *, phone: str, name: str, address: str, language: str, now: datetime
@@ -85,7 +110,9 @@ class Households:
         )
         return int((await self.conn.execute(stmt)).scalar_one())
 
-    async def set_language(self, household_id: int, language: str, now: datetime) -> None:
+    async def set_language(
+        self, household_id: int, language: str, now: datetime
+    ) -> None:
         await self.conn.execute(
             households.update()
             .where(households.c.id == household_id)
@@ -105,7 +132,12 @@ class Pickups:
         self.conn = conn
 
     async def add(
-        self, *, household_id: int, code: str, now: datetime, source_message_id: int | None
+        self,
+        *,
+        household_id: int,
+        code: str,
+        now: datetime,
+        source_message_id: int | None,
     ) -> int:
         stmt = (
             pickups.insert()
@@ -171,7 +203,9 @@ class Inbox:
         )
         return (await self.conn.execute(stmt)).scalar_one_or_none()
 
-    async def stored_reply(self, provider: str, message_id: str) -> tuple[bool, str | None]:
+    async def stored_reply(
+        self, provider: str, message_id: str
+    ) -> tuple[bool, str | None]:
         """(found, reply) for a message already recorded."""
         row = (
             await self.conn.execute(

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.builders import BASE_URL, message_sid, random_phone, sms_form, twilio_signature
+from tests.builders import (
+    BASE_URL,
+    message_sid,
+    random_phone,
+    sms_form,
+    twilio_signature,
+)
 
 
 async def test_join_pickup_cancel_round_trip(text: Any, deps: Any) -> None:
@@ -32,7 +38,9 @@ async def test_join_pickup_cancel_round_trip(text: Any, deps: Any) -> None:
     assert (await deps.views.households()).items[0]["status"] == "active"
 
 
-async def test_local_and_international_forms_are_one_household(text: Any, deps: Any) -> None:
+async def test_local_and_international_forms_are_one_household(
+    text: Any, deps: Any
+) -> None:
     """0803... and +234803... are the same person."""
     await text("JOIN Bola, Ojuelegba bus stop", "+2348031112233")
     _, reply = await text("JOIN Bola again, Surulere", "08031112233")
@@ -48,7 +56,9 @@ async def test_unregistered_number_is_told_how_to_join(text: Any, deps: Any) -> 
     assert (await deps.views.pickups()).items == []
 
 
-async def test_not_understood_gets_menu_and_is_kept_for_review(text: Any, deps: Any) -> None:
+async def test_not_understood_gets_menu_and_is_kept_for_review(
+    text: Any, deps: Any
+) -> None:
     """Gibberish gets the menu and lands in the unparsed queue."""
     phone = random_phone()
     _, reply = await text("hello how are you my friend", phone)
@@ -57,7 +67,9 @@ async def test_not_understood_gets_menu_and_is_kept_for_review(text: Any, deps: 
     assert [m["body"] for m in unparsed] == ["hello how are you my friend"]
 
 
-async def test_same_message_sid_twice_gives_one_effect_same_reply(text: Any, deps: Any) -> None:
+async def test_same_message_sid_twice_gives_one_effect_same_reply(
+    text: Any, deps: Any
+) -> None:
     """A retried MessageSid yields the first reply and no second pickup."""
     phone = random_phone()
     await text("JOIN Chidi, 3 Adeniran Ogunsanya St", phone)
@@ -80,7 +92,9 @@ async def test_hundred_messages_twenty_times_concurrently(text: Any, deps: Any) 
     results = await asyncio.gather(*deliveries)
     assert all(status == 200 for status, _ in results)
     replies_by_sid: dict[str, set[Any]] = {}
-    for (_, reply), sid in zip(results, [s for s in sids for _ in range(20)], strict=True):
+    for (_, reply), sid in zip(
+        results, [s for s in sids for _ in range(20)], strict=True
+    ):
         replies_by_sid.setdefault(sid, set()).add(reply)
     assert all(len(replies) == 1 for replies in replies_by_sid.values())
     assert len((await deps.views.households(limit=1000)).items) == 100
@@ -120,5 +134,7 @@ async def test_malformed_body_is_400(client: Any) -> None:
     headers = {"X-Twilio-Signature": twilio_signature(BASE_URL + path, form)}
     resp = await client.post(path, data=form, headers=headers)
     assert resp.status == 400
-    resp = await client.post(path, data=b"\xff\xfe", headers={"Content-Type": "text/plain"})
+    resp = await client.post(
+        path, data=b"\xff\xfe", headers={"Content-Type": "text/plain"}
+    )
     assert resp.status == 400

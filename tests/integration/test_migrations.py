@@ -12,7 +12,9 @@ from service.persistence.migrate import current_and_head, upgrade
 from service.persistence.tables import metadata
 
 
-async def test_upgrade_to_head_matches_models(db_target: tuple[str, dict[str, Any]]) -> None:
+async def test_upgrade_to_head_matches_models(
+    db_target: tuple[str, dict[str, Any]],
+) -> None:
     """`recoop db upgrade` leaves no difference between the database and the models."""
     url, connect_args = db_target
     engine = create_async_engine(url, connect_args=connect_args)
@@ -22,7 +24,9 @@ async def test_upgrade_to_head_matches_models(db_target: tuple[str, dict[str, An
         assert current == head
 
         def diff(connection: Any) -> list[Any]:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True}
+            )
             return list(compare_metadata(context, metadata))
 
         async with engine.connect() as conn:

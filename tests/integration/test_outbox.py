@@ -34,7 +34,9 @@ async def test_message_survives_crash_between_commit_and_send(
     assert [r.status for r in await rows(second)] == ["sent"]
 
 
-async def test_claimed_but_unsent_row_returns_after_lease(deps: Any, fake_sms: FakeSms, clock: Any) -> None:
+async def test_claimed_but_unsent_row_returns_after_lease(
+    deps: Any, fake_sms: FakeSms, clock: Any
+) -> None:
     """A worker that dies after claiming loses its lease; the row is sent once later."""
     from service.persistence import outbox as ob
 
@@ -58,21 +60,33 @@ async def test_same_key_queues_once(deps: Any, fake_sms: FakeSms) -> None:
     assert len(fake_sms.sent) == 1
 
 
-async def test_opted_out_number_is_suppressed_before_gateway(deps: Any, fake_sms: FakeSms, clock: Any) -> None:
+async def test_opted_out_number_is_suppressed_before_gateway(
+    deps: Any, fake_sms: FakeSms, clock: Any
+) -> None:
     """Nothing the service starts reaches a number that texted STOP."""
     async with deps.db.writer.begin() as conn:
-        await conn.execute(opt_outs.insert().values(phone="+2348031234567", word="STOP", opted_out_at=clock.now()))
+        await conn.execute(
+            opt_outs.insert().values(
+                phone="+2348031234567", word="STOP", opted_out_at=clock.now()
+            )
+        )
     await deps.bus.handle(SendSms("+2348031234567", "reminder", key="r1"))
     await deps.dispatcher.run_once()
     assert fake_sms.sent == []
     assert [r.status for r in await rows(deps)] == ["suppressed"]
 
 
-async def test_stale_message_is_never_sent_late(deps: Any, fake_sms: FakeSms, clock: Any) -> None:
+async def test_stale_message_is_never_sent_late(
+    deps: Any, fake_sms: FakeSms, clock: Any
+) -> None:
     """A message past its expiry is marked expired, not sent."""
     await deps.bus.handle(
-        SendSms("+2348031234567", "your pickup is today", key="stale",
-                expires_at=clock.now() + timedelta(minutes=30))
+        SendSms(
+            "+2348031234567",
+            "your pickup is today",
+            key="stale",
+            expires_at=clock.now() + timedelta(minutes=30),
+        )
     )
     clock.advance(hours=1)
     await deps.dispatcher.run_once()
@@ -80,13 +94,22 @@ async def test_stale_message_is_never_sent_late(deps: Any, fake_sms: FakeSms, cl
     assert [r.status for r in await rows(deps)] == ["expired"]
 
 
-async def test_retryable_failure_backs_off_then_sends(deps: Any, fake_sms: FakeSms, clock: Any) -> None:
+async def test_retryable_failure_backs_off_then_sends(
+    deps: Any, fake_sms: FakeSms, clock: Any
+) -> None:
     """A 5xx is retried after a backoff, and sent once it succeeds."""
-    fake_sms.failures = [GatewayError("503", retryable=True), GatewayError("timeout", retryable=True)]
+    fake_sms.failures = [
+        GatewayError("503", retryable=True),
+        GatewayError("timeout", retryable=True),
+    ]
     await deps.bus.handle(SendSms("+2348031234567", "hi", key="retry"))
     await deps.dispatcher.run_once()
     row = (await rows(deps))[0]
-    assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at > clock.now()
+    assert (
+        row.status == "pending"
+        and row.attempts == 1
+        and row.next_attempt_at > clock.now()
+    )
     await deps.dispatcher.run_once()
     assert fake_sms.sent == []  # not due yet
     for _ in range(2):
@@ -117,7 +140,9 @@ async def test_permanent_failure_is_not_retried(deps: Any, fake_sms: FakeSms) ->
     assert [r.status for r in await rows(deps)] == ["failed"]
 
 
-async def test_provider_opt_out_suppresses_future_messages(deps: Any, fake_sms: FakeSms) -> None:
+async def test_provider_opt_out_suppresses_future_messages(
+    deps: Any, fake_sms: FakeSms
+) -> None:
     """A provider saying 'unsubscribed' records the opt-out for later messages too."""
     fake_sms.failures = [GatewayError("21610", retryable=False, opted_out=True)]
     await deps.bus.handle(SendSms("+2348031234567", "one", key="o1"))
@@ -128,7 +153,9 @@ async def test_provider_opt_out_suppresses_future_messages(deps: Any, fake_sms: 
     assert [r.status for r in await rows(deps)] == ["suppressed", "suppressed"]
 
 
-async def test_hourly_cap_defers_instead_of_sending(deps: Any, fake_sms: FakeSms, clock: Any) -> None:
+async def test_hourly_cap_defers_instead_of_sending(
+    deps: Any, fake_sms: FakeSms, clock: Any
+) -> None:
     """Past the per-number hourly cap, messages wait for the next free slot."""
     cap = deps.settings.sms_per_number_per_hour
     for i in range(cap + 2):
@@ -148,9 +175,19 @@ async def test_hourly_cap_defers_instead_of_sending(deps: Any, fake_sms: FakeSms
 async def test_status_callbacks_never_move_backwards(deps: Any, clock: Any) -> None:
     """delivered then a late 'sent' leaves 'delivered'."""
     for status in ["sent", "delivered", "sent", "queued"]:
-        await deps.bus.handle(RecordDeliveryStatus("twilio", "SM1", status, clock.now()))
-    await deps.bus.handle(RecordDeliveryStatus("twilio", "SM2", "failed", clock.now(), "30003"))
+        await deps.bus.handle(
+            RecordDeliveryStatus("twilio", "SM1", status, clock.now())
+        )
+    await deps.bus.handle(
+        RecordDeliveryStatus("twilio", "SM2", "failed", clock.now(), "30003")
+    )
     await deps.bus.handle(RecordDeliveryStatus("twilio", "SM2", "sending", clock.now()))
     async with deps.db.reader.connect() as conn:
-        got = dict((await conn.execute(sa.select(delivery_reports.c.provider_id, delivery_reports.c.status))).all())
+        got = dict(
+            (
+                await conn.execute(
+                    sa.select(delivery_reports.c.provider_id, delivery_reports.c.status)
+                )
+            ).all()
+        )
     assert got == {"SM1": "delivered", "SM2": "failed"}

@@ -32,7 +32,9 @@ def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
 
 def test_webhooks_never_touch_the_database() -> None:
     """webhooks/ verifies, parses and hands off: no sqlmodel, sqlalchemy or persistence."""
-    assert offenders("webhooks", ("sqlmodel", "sqlalchemy", "service.persistence")) == []
+    assert (
+        offenders("webhooks", ("sqlmodel", "sqlalchemy", "service.persistence")) == []
+    )
 
 
 def test_routes_planner_is_a_pure_library() -> None:
@@ -44,7 +46,15 @@ def test_routes_planner_is_a_pure_library() -> None:
 def test_domain_does_no_io() -> None:
     """service/domain imports nothing that does I/O."""
     forbidden = (
-        "aiohttp", "httpx", "sqlalchemy", "sqlmodel", "service.persistence",
-        "service.gateways", "asyncpg", "aiosqlite", "socket", "requests",
+        "aiohttp",
+        "httpx",
+        "sqlalchemy",
+        "sqlmodel",
+        "service.persistence",
+        "service.gateways",
+        "asyncpg",
+        "aiosqlite",
+        "socket",
+        "requests",
     )
     assert offenders("service/domain", forbidden) == []

@@ -1,0 +1,79 @@
+"""Settings refuse unsafe set-ups and hide secrets; logs never show numbers or tokens."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from service.logs import ScrubFilter, scrub
+from service.phones import BadPhoneNumber, to_e164
+from service.settings import Settings
+
+
+def test_twilio_gateway_without_token_refuses_to_start() -> None:
+    """RECOOP_SMS_GATEWAY=twilio with no auth token is a configuration error."""
+    with pytest.raises(ValidationError, match="RECOOP_TWILIO_AUTH_TOKEN"):
+        Settings.from_env(
+            {"RECOOP_SMS_GATEWAY": "twilio", "RECOOP_TWILIO_ACCOUNT_SID": "AC1"}
+        )
+
+
+def test_repr_masks_secrets() -> None:
+    """Tokens and database passwords never appear in the settings' repr."""
+    s = Settings.from_env(
+        {
+            "RECOOP_TWILIO_AUTH_TOKEN": "supersecret123",
+            "RECOOP_DATABASE_URL": "postgresql+asyncpg://app:hunter2@db/recoop",
+        }
+    )
+    assert "supersecret123" not in repr(s) and "hunter2" not in repr(s)
+    assert "hunter2" not in str(s)
+
+
+def test_defaults_match_design() -> None:
+    """Defaults are the ones DESIGN.md documents."""
+    s = Settings.from_env({})
+    assert s.database_url == "sqlite+aiosqlite:///./recoop.db"
+    assert (s.sms_gateway, s.payout_provider, s.timezone, s.currency) == (
+        "console",
+        "sandbox",
+        "Africa/Lagos",
+        "NGN",
+    )
+    assert s.sms_per_number_per_hour == 10
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "08031234567",
+        "+2348031234567",
+        "2348031234567",
+        "0803 123 4567",
+        "+234 (803) 123-4567",
+    ],
+)
+def test_nigerian_forms_normalise_to_one_e164(raw: str) -> None:
+    """Local and international Nigerian forms are the same number."""
+    assert to_e164(raw) == "+2348031234567"
+
+
+@pytest.mark.parametrize("raw", ["", "hello", "123", "+999999"])
+def test_bad_numbers_are_refused(raw: str) -> None:
+    """Text that is not a phone number raises BadPhoneNumber."""
+    with pytest.raises(BadPhoneNumber):
+        to_e164(raw)
+
+
+def test_log_scrubbing_masks_numbers_and_tokens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A log line with a phone number and a bearer token shows neither in full."""
+    assert "+2348031234567" not in scrub("sms to +2348031234567")
+    logger = logging.getLogger("test.scrub")
+    logger.addFilter(ScrubFilter())
+    with caplog.at_level(logging.INFO, logger="test.scrub"):
+        logger.info("to %s with Bearer %s", "2348031234567", "rk_ope_abcdefghijklmnop")
+    assert "2348031234567" not in caplog.text and "abcdefghijklmnop" not in caplog.text
