@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 from aiohttp import web
@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 
 @web.middleware
 async def errors_and_metrics(
-    request: web.Request,
-    handler: web.RequestHandler,  # type: ignore[type-arg]
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """JSON errors under /api; never a bare 500 for bad input; latency histogram."""
     started = time.perf_counter()

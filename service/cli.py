@@ -100,7 +100,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
             await deps.close()
 
     token = asyncio.run(run())
-    print(f"created a {args.role} token; it is shown only once:", file=sys.stderr)
+    article = "an" if args.role[0] in "aeiou" else "a"
+    print(f"created {article} {args.role} token; shown only this once:", file=sys.stderr)
     print(token)
     return 0
 

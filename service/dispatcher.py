@@ -22,15 +22,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff with full jitter, capped."""
+    """Exponential backoff with jitter (50-100% of the step), capped."""
 
     base_s: float = 5.0
     cap_s: float = 900.0
 
     def delay(self, attempt: int, rand: random.Random) -> float:
-        return rand.uniform(0.5, 1.0) * min(
-            self.cap_s, self.base_s * 2 ** (attempt - 1)
-        )
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** (attempt - 1))
+        return rand.uniform(0.5, 1.0) * ceiling
 
 
 class Dispatcher:

@@ -773,11 +773,11 @@ def _log_items(text: str) -> tuple[tuple[str, int], ...] | str:
     material_first = isinstance(tokens[0], str)
     totals: dict[str, int] = {}
     for a, b in zip(tokens[0::2], tokens[1::2], strict=True):
-        material, grams = (a, b) if material_first else (b, a)
-        if not isinstance(material, str) or not isinstance(grams, int):
+        code, weight = (a, b) if material_first else (b, a)
+        if not isinstance(code, str) or not isinstance(weight, int):
             return "bad_items"  # "PET ALU 2 3" or a switch of order midway
-        totals[material] = totals.get(material, 0) + grams  # two bags of PET add up
-    if any(grams > MAX_ITEM_GRAMS for grams in totals.values()):
+        totals[code] = totals.get(code, 0) + weight  # two bags of PET add up
+    if any(total > MAX_ITEM_GRAMS for total in totals.values()):
         return "bad_weight"
     return tuple(totals.items())
 

@@ -363,6 +363,8 @@ def test_any_weight_in_kg_becomes_exact_grams(grams: int) -> None:
         ("LOG K7Q2 PET 5000", "bad_weight"),
         ("LOG K7Q2 PET 600 PET 600", "bad_weight"),
         ("LOG K7Q2 PET 2.5 !!", "bad_items"),
+        ("LOG K7Q2 PET ALU 2 3", "bad_items"),
+        ("LOG K7Q2 PET 2 3 ALU", "bad_items"),
     ],
 )
 def test_log_incomplete(text: str, reason: str) -> None:
