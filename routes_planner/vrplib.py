@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -15,7 +16,17 @@ from typing import Any
 
 import numpy as np
 import vrplib as _vrplib
-from pyvrp import Client, Depot, Location, ProblemData, Solution, VehicleType
+from pyvrp import (
+    Activity,
+    ActivityType,
+    Client,
+    Depot,
+    Location,
+    ProblemData,
+    Route,
+    Solution,
+    VehicleType,
+)
 
 from routes_planner import _engine
 
@@ -191,43 +202,161 @@ def _result(instance: Instance, solution: Solution) -> SolveResult:
     )
 
 
-_WORKER_DATA: ProblemData | None = None
-
-
-def _init_worker(data: ProblemData) -> None:
-    global _WORKER_DATA
-    _WORKER_DATA = data
-
-
-def _epoch(job: tuple[int, float, Solution | None]) -> Solution:
-    seed, deadline, initial = job
-    assert _WORKER_DATA is not None
-    return _engine.run(_WORKER_DATA, seed=seed, deadline=deadline, initial=initial)
-
-
 def _cooperative(
-    data: ProblemData, seed: int, deadline: float, n_workers: int, epochs: int = 3
+    data: ProblemData, seed: int, deadline: float, n_workers: int
 ) -> Solution:
-    """Search in parallel; at each rendezvous all workers restart from the best."""
+    """Search with several processes: independent seeds, then split by routes.
+
+    Small instances get one run per worker and keep the best. Big ones (where
+    a single search is far from converged at short budgets) first do that for
+    a while, then repeatedly split the best solution's routes into
+    ``n_workers`` angular groups around the depot and improve each group as
+    its own instance in parallel, warm-started from its routes so no group
+    gets worse; each rendezvous rotates the split so routes meet new neighbours.
+    """
     if n_workers <= 1:
         return _engine.run(data, seed=seed, deadline=deadline)
-    best: Solution | None = None
-    with ProcessPoolExecutor(
-        max_workers=n_workers, initializer=_init_worker, initargs=(data,)
-    ) as pool:
+    seeds = [seed + w for w in range(n_workers)]
+    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        if data.num_clients < _SPLIT_ABOVE:
+            return _engine.best_of_seeds(data, seeds, deadline=deadline, pool=pool)
         now = time.monotonic()
-        span = max(deadline - now, 0.0)
-        # Short first epochs find good regions; the last one is the longest.
-        weights = [2**k for k in range(epochs)]
-        ends = [now + span * sum(weights[: k + 1]) / sum(weights) for k in range(epochs)]
-        for k, end in enumerate(ends):
-            jobs = [(seed + k * n_workers + w, end, best) for w in range(n_workers)]
-            found = list(pool.map(_epoch, jobs))
-            if best is not None:
-                found.append(best)
-            best = min(found, key=lambda s: _engine.objective(data, s))
-    assert best is not None
+        first_end = now + _FIRST_PHASE * (deadline - now)
+        best = _engine.best_of_seeds(data, seeds, deadline=first_end, pool=pool)
+        rounds = max(1, round((deadline - first_end) / _ROUND_SECONDS))
+        span = (deadline - first_end) / rounds
+        for k in range(rounds):
+            end = first_end + (k + 1) * span
+            offset = (k + 0.5) / rounds  # rotate the cut lines each round
+            jobs = _split_routes(data, best, n_workers, offset, seed + 100 * (k + 1), end)
+            if len(jobs) < 2:
+                break
+            improved = list(pool.map(_solve_group, jobs))
+            merged = _merge(data, jobs, improved)
+            if _engine.objective(data, merged) <= _engine.objective(data, best):
+                best = merged
     return best
+
+
+# Instances with at least this many customers are split by routes.
+_SPLIT_ABOVE = 400
+_FIRST_PHASE = 0.35
+_ROUND_SECONDS = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    data: ProblemData
+    clients: tuple[int, ...]  # client index in the full instance, per group client
+    initial: Solution
+    seed: int
+    deadline: float
+
+
+def _split_routes(
+    data: ProblemData,
+    solution: Solution,
+    n_groups: int,
+    offset: float,
+    seed: int,
+    deadline: float,
+) -> list[_Group]:
+    routes = [r for r in solution.routes() if r.num_clients() > 0]
+    if len(routes) < 2 * n_groups:
+        return []
+    depot = data.location(data.depot(0).location)
+    angles = []
+    for route in routes:
+        xs = [data.location(data.client(a.idx).location).x for a in route if a.is_client()]
+        ys = [data.location(data.client(a.idx).location).y for a in route if a.is_client()]
+        angles.append(math.atan2(sum(ys) / len(ys) - depot.y, sum(xs) / len(xs) - depot.x))
+    order = sorted(range(len(routes)), key=lambda i: angles[i])
+    shift = round(offset * len(routes) / n_groups)
+    order = order[shift:] + order[:shift]
+    size = len(order) / n_groups
+    chunks = [order[round(g * size) : round((g + 1) * size)] for g in range(n_groups)]
+
+    vehicle_type = data.vehicle_type(0)
+    spare = vehicle_type.num_available - len(routes)
+    groups = []
+    for g, chunk in enumerate(chunks):
+        members = [a.idx for i in chunk for a in routes[i] if a.is_client()]
+        # Each group may use its routes plus a share of the unused vehicles.
+        vehicles = len(chunk) + spare // n_groups + (1 if g < spare % n_groups else 0)
+        sub = _subproblem(data, members, max(vehicles, len(chunk)))
+        position = {c: i for i, c in enumerate(members)}
+        initial = Solution(
+            sub,
+            [
+                Route(
+                    sub,
+                    [
+                        Activity(ActivityType.CLIENT, position[a.idx])
+                        for a in routes[i]
+                        if a.is_client()
+                    ],
+                    0,
+                )
+                for i in chunk
+            ],
+        )
+        groups.append(_Group(sub, tuple(members), initial, seed + g, deadline))
+    return groups
+
+
+def _subproblem(data: ProblemData, members: list[int], vehicles: int) -> ProblemData:
+    depot_location = data.depot(0).location
+    locations = [depot_location] + [data.client(c).location for c in members]
+    grid = np.ix_(locations, locations)
+    all_locations = data.locations()
+    clients = []
+    for k, c in enumerate(members):
+        client = data.client(c)
+        clients.append(
+            Client(
+                location=k + 1,
+                delivery=client.delivery,
+                pickup=client.pickup,
+                service_duration=client.service_duration,
+                tw_early=client.tw_early,
+                tw_late=client.tw_late,
+                prize=client.prize,
+                required=client.required,
+            )
+        )
+    depot = data.depot(0)
+    vehicle_type = data.vehicle_type(0).replace(num_available=vehicles)
+    return ProblemData(
+        [all_locations[i] for i in locations],
+        clients,
+        [Depot(location=0, tw_early=depot.tw_early, tw_late=depot.tw_late)],
+        [vehicle_type],
+        [data.distance_matrix(0)[grid]],
+        [data.duration_matrix(0)[grid]],
+    )
+
+
+def _solve_group(group: _Group) -> Solution:
+    return _engine.run(
+        group.data, seed=group.seed, deadline=group.deadline, initial=group.initial
+    )
+
+
+def _merge(
+    data: ProblemData, groups: list[_Group], solutions: list[Solution]
+) -> Solution:
+    routes = []
+    for group, solution in zip(groups, solutions, strict=True):
+        if not solution.is_feasible():
+            solution = group.initial
+        for route in solution.routes():
+            visits = [
+                Activity(ActivityType.CLIENT, group.clients[a.idx])
+                for a in route
+                if a.is_client()
+            ]
+            routes.append(Route(data, visits, 0))
+    return Solution(data, routes)
 
 
 def format_json(result: SolveResult) -> str:
