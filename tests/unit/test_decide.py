@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from service.domain import model
 from service.domain import sms_parser as p
 from service.domain.replies import render
+from service.domain.sms_segments import fits_one_segment
 
 ADA = model.Household(1, "+2348031234567", "Ada", "en", "active")
 OPEN = model.OpenPickup(7, "K7Q2")
@@ -101,3 +105,35 @@ def test_pickup_codes_avoid_look_alikes() -> None:
     codes = {model.new_pickup_code() for _ in range(2000)}
     assert all(len(c) == 4 for c in codes)
     assert not set("".join(codes)) & set("0O1IL5S8BZGU")
+
+
+_households = st.one_of(
+    st.none(),
+    st.builds(
+        model.Household,
+        id=st.integers(1, 10**9),
+        phone=st.just("+2348031234567"),
+        name=st.text(max_size=80),
+        language=st.sampled_from(["en", "pcm", "yo", "ha", "ig", "xx"]),
+        status=st.sampled_from(["active", "opted_out"]),
+    ),
+)
+_pickups = st.one_of(
+    st.none(), st.builds(model.OpenPickup, id=st.integers(1), code=st.just("KQ7X"))
+)
+_texts = st.one_of(
+    st.text(max_size=400),
+    st.sampled_from(
+        ["JOIN", "PICKUP", "CANCEL", "BAL", "LANG", "AIRTIME", "LOG", "MISS", "STOP"]
+    ).flatmap(lambda word: st.text(max_size=60).map(lambda rest: f"{word} {rest}")),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_texts, household=_households, pickup=_pickups, opted_out=st.booleans())
+def test_any_text_gets_a_one_segment_reply(text, household, pickup, opted_out) -> None:
+    """Whatever arrives, from whoever, parsing never raises and the reply fits one SMS."""
+    if household is None:
+        pickup = None
+    decision = model.decide(p.parse(text), household, pickup, opted_out=opted_out)
+    assert decision.reply and fits_one_segment(decision.reply), decision.reply
