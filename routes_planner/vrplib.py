@@ -228,7 +228,11 @@ def _cooperative(
         for k in range(rounds):
             end = first_end + (k + 1) * span
             offset = (k + 0.5) / rounds  # rotate the cut lines each round
-            jobs = _split_routes(data, best, n_workers, offset, seed + 100 * (k + 1), end)
+            n_groups = n_workers * max(1, round(data.num_clients / (n_workers * _GROUP_SIZE)))
+            seconds = (end - time.monotonic()) * n_workers / n_groups
+            jobs = _split_routes(
+                data, best, n_groups, offset, seed + 100 * (k + 1), seconds, end
+            )
             if len(jobs) < 2:
                 break
             improved = list(pool.map(_solve_group, jobs))
@@ -242,6 +246,7 @@ def _cooperative(
 _SPLIT_ABOVE = 400
 _FIRST_PHASE = 0.35
 _ROUND_SECONDS = 2.5
+_GROUP_SIZE = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +255,7 @@ class _Group:
     clients: tuple[int, ...]  # client index in the full instance, per group client
     initial: Solution
     seed: int
+    seconds: float
     deadline: float
 
 
@@ -259,6 +265,7 @@ def _split_routes(
     n_groups: int,
     offset: float,
     seed: int,
+    seconds: float,
     deadline: float,
 ) -> list[_Group]:
     routes = [r for r in solution.routes() if r.num_clients() > 0]
@@ -300,7 +307,7 @@ def _split_routes(
                 for i in chunk
             ],
         )
-        groups.append(_Group(sub, tuple(members), initial, seed + g, deadline))
+        groups.append(_Group(sub, tuple(members), initial, seed + g, seconds, deadline))
     return groups
 
 
@@ -337,8 +344,9 @@ def _subproblem(data: ProblemData, members: list[int], vehicles: int) -> Problem
 
 
 def _solve_group(group: _Group) -> Solution:
+    deadline = min(time.monotonic() + group.seconds, group.deadline)
     return _engine.run(
-        group.data, seed=group.seed, deadline=group.deadline, initial=group.initial
+        group.data, seed=group.seed, deadline=deadline, initial=group.initial
     )
 
 

@@ -10,7 +10,8 @@ from service.domain import sms_parser as p
 from service.domain.replies import LANGUAGES, format_naira, render
 
 PICKUP_CODE_LENGTH = 4
-# No look-alikes a collector could mistype in the sun: 0/O/D, 1/I/L, 5/S, 8/B, 2/Z, 6/G, U/V.
+# One of each look-alike group a collector could mistype in the sun: no 0/O, 1/I/L,
+# 5/S, 8/B or U; 2 stays but not Z, 6 stays but not G.
 CODE_ALPHABET = p.PICKUP_CODE_ALPHABET
 
 
@@ -61,6 +62,14 @@ class OptOut:
 class OptIn:
     pass
 
+
+_USAGE = {
+    "JOIN": "join_usage",
+    "LANG": "lang_usage",
+    "CLAIM": "claim_usage",
+    "LOG": "log_usage",
+    "MISS": "miss_usage",
+}
 
 Change = CreateHousehold | CreatePickup | CancelPickup | SetLanguage | OptOut | OptIn
 
@@ -126,9 +135,10 @@ def decide(
                 return answer("already_joined")
             return answer("welcome", CreateHousehold(who, where, lang))
         case p.Incomplete(command=command):
-            if command == "join":
-                return answer("join_usage")
-            return answer("usage_amount", command=command.upper())
+            usage = _USAGE.get(command.upper())
+            if usage is None:  # AIRTIME, CASHOUT, VOUCHER without a good amount
+                return answer("usage_amount", command=command.upper())
+            return answer(usage)
         case p.Log() | p.Miss():
             return answer("collector_only")
         case p.Unknown():

@@ -568,7 +568,8 @@ _WRONG_PHRASES = _phrases(
 )
 _HELP_PHRASES = _phrases(
     (r"\bwetin (?:i|we) (?:go|fit|suppose|get to|for|wan) do\b", "pcm"),
-    (r"\bhow (?:e|dis|dis thing|this thing) (?:dey )?works?\b", "pcm"),
+    (r"\bhow (?:e|dis|dis thing|this thing) dey work\b", "pcm"),
+    (r"\bhow (?:this|this thing|it) works?\b", None),
     (r"\bhow (?:does|do) (?:it|this|dis|you|una) work\b", None),
     (r"\bhow (?:do|can) i (?:use|start|begin)\b", None),
     (r"\bwhat (?:can|do|should) i (?:do|text|send|type)\b", None),

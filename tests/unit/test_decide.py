@@ -137,3 +137,11 @@ def test_any_text_gets_a_one_segment_reply(text, household, pickup, opted_out) -
         pickup = None
     decision = model.decide(p.parse(text), household, pickup, opted_out=opted_out)
     assert decision.reply and fits_one_segment(decision.reply), decision.reply
+
+
+def test_incomplete_commands_get_their_own_usage() -> None:
+    """A known command with missing arguments is answered with that command's usage."""
+    assert decide("JOIN", household=None).reply == render("join_usage", "en")
+    assert decide("LANG").reply == render("lang_usage", "en")
+    assert decide("AIRTIME").reply == render("usage_amount", "en", command="AIRTIME")
+    assert decide("LOG K7Q2").reply == render("log_usage", "en")
