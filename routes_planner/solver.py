@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pyvrp import (
     Activity,
+    ActivityType,
     Client,
     Depot,
     Location,
@@ -115,7 +116,7 @@ def plan(
 
     if candidates:
         parts = _make_parts(problem, candidates, params, source)
-        results = _solve_parts(parts, params, seed, started, deadline)
+        results = _solve_parts(parts, params, seed, deadline)
         for result in results:
             rounds.extend(result.rounds)
             unplanned.extend(result.unplanned)
@@ -203,7 +204,6 @@ def _solve_parts(
     parts: list[_Part],
     params: PlannerParams,
     seed: int,
-    started: float,
     deadline: float,
 ) -> list[_PartResult]:
     available = max(deadline - time.monotonic(), 0.0)
@@ -221,20 +221,44 @@ def _solve_parts(
         # Ties go to the first seed, so the pick never depends on timing.
         return [min(results, key=lambda r: r.objective)]
 
-    # Several parts: each gets time in proportion to its size; the biggest go
-    # first so the workers finish together.
-    jobs = [
-        _Job(part, seed + part.seed, available * workers * part.share, deadline, params)
-        for part in parts
-    ]
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].part.share)
-    if workers == 1:
-        results = {i: _solve_part(jobs[i]) for i in order}
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            futures = {i: pool.submit(_solve_part, jobs[i]) for i in order}
-            results = {i: future.result() for i, future in futures.items()}
-    return [results[i] for i in range(len(jobs))]
+    with ProcessPoolExecutor(max_workers=min(workers, len(parts))) as pool:
+        # Each part gets time in proportion to its size; the biggest go first
+        # so the workers finish together.
+        first = available * _FIRST_WAVE
+        jobs = [
+            _Job(part, seed + part.seed, first * workers * part.share, deadline, params)
+            for part in parts
+        ]
+        results = _run_jobs(jobs, pool)
+        # A part that could not fit all its stops joins a neighbour with spare
+        # time, warm-started from both their rounds, so neither gets worse.
+        pairs = _repair_pairs(parts, results)
+        left = deadline - time.monotonic()
+        # Road-engine tables are fetched per part, so only great-circle merges.
+        if pairs and left > 0 and isinstance(parts[0].source, GreatCircle):
+            shares = [parts[a].share + parts[b].share for a, b in pairs]
+            lanes = min(workers, len(pairs))
+            repair_jobs = [
+                _Job(
+                    _merge_parts(parts[a], parts[b]),
+                    seed + parts[a].seed + 1,
+                    left * lanes * share / sum(shares),
+                    deadline,
+                    params,
+                    initial=results[a].rounds + results[b].rounds,
+                )
+                for (a, b), share in zip(pairs, shares, strict=True)
+            ]
+            repaired = _run_jobs(repair_jobs, pool)
+            for (a, b), fixed in zip(pairs, repaired, strict=True):
+                if fixed.objective <= results[a].objective + results[b].objective:
+                    results[a], results[b] = fixed, _PartResult((), (), 0.0)
+    return results
+
+
+# Share of a decomposed day's budget for the first pass over all parts; the
+# rest goes to repairing parts that left stops out.
+_FIRST_WAVE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +268,52 @@ class _Job:
     seconds: float
     deadline: float
     params: PlannerParams
+    initial: tuple[Round, ...] = ()
+
+
+def _run_jobs(jobs: list[_Job], pool: ProcessPoolExecutor) -> list[_PartResult]:
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].seconds)
+    futures = {i: pool.submit(_solve_part, jobs[i]) for i in order}
+    return [futures[i].result() for i in range(len(jobs))]
+
+
+def _repair_pairs(
+    parts: list[_Part], results: list[_PartResult]
+) -> list[tuple[int, int]]:
+    """Pair each part that left stops out with its least busy neighbour."""
+
+    def missing(i: int) -> int:
+        return sum(u.reason == NO_CAPACITY for u in results[i].unplanned)
+
+    short = sorted((i for i in range(len(parts)) if missing(i)), key=missing)
+    taken: set[int] = set()
+    pairs = []
+    for i in reversed(short):
+        if i in taken:
+            continue
+        # Parts of one hub are consecutive sectors of a sweep around it.
+        ring = [j for j, p in enumerate(parts) if p.hubs == parts[i].hubs]
+        at = ring.index(i)
+        neighbours = {ring[(at - 1) % len(ring)], ring[(at + 1) % len(ring)]}
+        neighbours -= taken | {i}
+        if neighbours:
+            j = max(sorted(neighbours), key=lambda n: _idle(parts[n], results[n]))
+            taken |= {i, j}
+            pairs.append((i, j))
+    return pairs
+
+
+def _idle(part: _Part, result: _PartResult) -> float:
+    """Minutes of shift the part's bikes do not use."""
+    busy = sum(r.duration_min for r in result.rounds)
+    return sum(b.shift_min for b in part.bikes) - busy - 60 * len(result.unplanned)
+
+
+def _merge_parts(a: _Part, b: _Part) -> _Part:
+    hubs = a.hubs + tuple(h for h in b.hubs if h not in a.hubs)
+    return _Part(
+        hubs, a.bikes + b.bikes, a.stops + b.stops, a.source, a.seed, a.share + b.share
+    )
 
 
 def _points(hubs: Sequence[Hub], stops: Sequence[Stop]) -> list[LatLon]:
@@ -303,7 +373,8 @@ def _solve_part(job: _Job) -> _PartResult:
     sub = {v: Table(t.distance_m[grid], t.duration_s[grid]) for v, t in tables.items()}
     data = _problem_data(kept, hubs, fleet, sub, hub_index, params)
 
-    solution = _search(data, fleet, params, job.seed, deadline)
+    initial = _warm_start(data, job.initial, kept, fleet, hub_index)
+    solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, hubs, fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     unplanned += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
@@ -441,17 +512,24 @@ def _search(
     params: PlannerParams,
     seed: int,
     deadline: float,
+    initial: Solution | None = None,
 ) -> Solution:
     """Run PyVRP; with balancing, a second phase charges time over the average day."""
     weight = round(params.balance_weight)
     if weight <= 0:
         return _engine.run(
-            data, seed=seed, deadline=deadline, max_iterations=params.max_iterations
+            data,
+            seed=seed,
+            deadline=deadline,
+            max_iterations=params.max_iterations,
+            initial=initial,
         )
 
     halfway = time.monotonic() + (deadline - time.monotonic()) / 2
     iterations = None if params.max_iterations is None else params.max_iterations // 2
-    first = _engine.run(data, seed=seed, deadline=halfway, max_iterations=iterations)
+    first = _engine.run(
+        data, seed=seed, deadline=halfway, max_iterations=iterations, initial=initial
+    )
     n_bikes = sum(len(g) for g in fleet.bikes)
     average = sum(r.duration() for r in first.routes()) // max(n_bikes, 1)
     vehicle_types = []
@@ -485,6 +563,32 @@ def _search(
     )
     # The warm start is feasible, so the second phase never does worse.
     return second if second.is_feasible() else first
+
+
+def _warm_start(
+    data: ProblemData,
+    rounds: Sequence[Round],
+    stops: Sequence[Stop],
+    fleet: _Fleet,
+    hub_index: dict[str, int],
+) -> Solution | None:
+    """Rebuild earlier rounds as a PyVRP solution of ``data`` (None if none)."""
+    if not rounds:
+        return None
+    client = {s.id: i for i, s in enumerate(stops)}
+    vehicle_type = {b.id: t for t, group in enumerate(fleet.bikes) for b in group}
+    routes = []
+    for rnd in rounds:
+        depot = Activity(ActivityType.DEPOT, hub_index[rnd.hub_id])
+        activities: list[Activity] = []
+        for trip in rnd.trips:
+            if activities:
+                activities.append(depot)
+            activities += [
+                Activity(ActivityType.CLIENT, client[v.stop_id]) for v in trip.visits
+            ]
+        routes.append(Route(data, activities, vehicle_type[rnd.bike_id]))
+    return Solution(data, routes)
 
 
 def _rounds(

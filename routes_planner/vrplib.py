@@ -244,9 +244,9 @@ def _cooperative(
 
 # Instances with at least this many customers are split by routes.
 _SPLIT_ABOVE = 400
-_FIRST_PHASE = 0.35
-_ROUND_SECONDS = 2.5
-_GROUP_SIZE = 150
+_FIRST_PHASE = 0.15
+_ROUND_SECONDS = 2.0
+_GROUP_SIZE = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Protocol
 
 
@@ -44,3 +45,67 @@ class SmsGateway(Protocol):
     name: str
 
     async def send(self, msg: OutboundSms) -> SendResult: ...
+
+
+# --- Payouts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    """One payout to make; `reference` is ours, unique, and the same on every retry."""
+
+    reference: str  # lowercase UUID4 string
+    kind: str  # "airtime" | "mobile_money"
+    amount_kobo: int
+    currency: str  # "NGN"
+    destination: str  # E.164 number: the airtime recipient or the wallet's MSISDN
+    callback_url: str | None = None  # where the provider should report the result
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutStatus:
+    """What the provider says about one payout.
+
+    state: "pending" (received, not final) | "succeeded" | "failed" (final) |
+    "unknown" (the provider never received it: safe to submit again).
+    Callbacks may identify the payout by our `reference`, by the provider's own
+    `provider_txn`, or both.
+    """
+
+    state: str
+    reference: str | None = None
+    provider_txn: str | None = None
+    reason: str | None = None
+    amount_kobo: int | None = None
+
+
+class CallbackRejected(Exception):
+    """A callback failed authentication or could not be parsed (answer 4xx)."""
+
+    def __init__(self, message: str, *, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PayoutProvider(Protocol):
+    """A payout provider: submit, ask the status, and read its callbacks."""
+
+    name: str
+    kinds: frozenset[str]  # which PayoutRequest.kind values it can pay
+
+    async def submit(self, request: PayoutRequest) -> PayoutStatus:
+        """Send the payout. A reference the provider already has is not an error:
+        return its current status. Raises GatewayError when the provider could not be
+        reached or refused (retryable tells which); a timeout is retryable and the
+        caller resolves it with status(), never by assuming failure."""
+        ...
+
+    async def status(self, reference: str) -> PayoutStatus:
+        """The provider's current view of a payout; "unknown" if never received."""
+        ...
+
+    def parse_callback(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> PayoutStatus:
+        """Authenticate and parse one callback; raises CallbackRejected."""
+        ...

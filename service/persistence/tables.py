@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,6 +171,232 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+
+class Account(SQLModel, table=True):
+    """A ledger account; households and shops keep cached balances here.
+
+    The CHECK is the last line of defence for "never below zero": the ledger's
+    conditional update refuses first, with a clear answer.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "NOT no_overdraft OR debits_posted + debits_pending <= credits_posted",
+            name="ck_accounts_no_overdraft",
+        ),
+        sa.CheckConstraint(
+            "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 "
+            "AND credits_pending >= 0",
+            name="ck_accounts_non_negative",
+        ),
+    )
+
+    name: str = Field(max_length=64, primary_key=True)
+    type: str = Field(max_length=12)
+    no_overdraft: bool = False
+    debits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    credits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    debits_pending: int = Field(default=0, sa_type=sa.BigInteger)
+    credits_pending: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = _ts()
+
+
+class LedgerTransfer(SQLModel, table=True):
+    """One balanced movement; pending ones become posted or voided exactly once."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
+        sa.CheckConstraint("debit_account <> credit_account", name="ck_transfers_two_sides"),
+        sa.Index("ix_transfers_debit", "debit_account", "state"),
+        sa.Index("ix_transfers_credit", "credit_account", "state"),
+        sa.Index("ix_transfers_pending_timeout", "state", "timeout_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    fingerprint: str = Field(max_length=64)
+    debit_account: str = Field(max_length=64, foreign_key="accounts.name")
+    credit_account: str = Field(max_length=64, foreign_key="accounts.name")
+    amount: int = Field(sa_type=sa.BigInteger)
+    kind: str = Field(max_length=24)
+    state: str = Field(max_length=10)  # posted | pending | voided
+    reverses_id: int | None = Field(default=None, foreign_key="transfers.id")
+    timeout_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    settled_at: datetime | None = _ts(nullable=True)
+
+
+class MaterialRate(SQLModel, table=True):
+    """Kobo per kg for a material from a date on; one version per (material, date)."""
+
+    __tablename__ = "material_rates"
+    __table_args__ = (
+        sa.UniqueConstraint("material", "effective_from", name="uq_rate_version"),
+        sa.CheckConstraint("kobo_per_kg >= 0", name="ck_rate_non_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    material: str = Field(max_length=12)
+    effective_from: date
+    kobo_per_kg: int = Field(sa_type=sa.BigInteger)
+    set_by: str = Field(default="", max_length=80)
+    updated_at: datetime = _ts()
+
+
+class Weighing(SQLModel, table=True):
+    """What a collector weighed at one pickup, and the credit it earned."""
+
+    __tablename__ = "weighings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pickup_id: int = Field(foreign_key="pickups.id", unique=True)
+    household_id: int = Field(foreign_key="households.id", index=True)
+    collected_at: datetime = _ts()
+    lat: float | None = None
+    lon: float | None = None
+    total_grams: int = Field(sa_type=sa.BigInteger)
+    credited_kobo: int = Field(sa_type=sa.BigInteger)
+    # credited | capped (recorded, not credited: a budget cap was hit)
+    credit_status: str = Field(max_length=10)
+    transfer_id: int | None = Field(default=None, foreign_key="transfers.id")
+    source: str = Field(max_length=10)  # api | sms | kobo
+    collector: str = Field(default="", max_length=80)
+    created_at: datetime = _ts()
+
+
+class WeighingItem(SQLModel, table=True):
+    __tablename__ = "weighing_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    weighing_id: int = Field(foreign_key="weighings.id", index=True)
+    material: str = Field(max_length=12)
+    grams: int = Field(sa_type=sa.BigInteger)
+    kobo_per_kg: int = Field(sa_type=sa.BigInteger)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A client request key: the first answer is replayed; other content is refused."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_idempotency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=24)
+    key: str = Field(max_length=120)
+    fingerprint: str = Field(max_length=64)
+    status_code: int | None = None
+    response: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = _ts()
+
+
+class Payout(SQLModel, table=True):
+    """A redemption to a provider; the row is also the outbox entry that submits it."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        sa.Index("ix_payouts_due", "status", "next_attempt_at"),
+        sa.Index("ix_payouts_provider_txn", "provider", "provider_txn"),
+        sa.CheckConstraint("amount_kobo > 0", name="ck_payouts_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=64, unique=True)
+    household_id: int = Field(foreign_key="households.id", index=True)
+    kind: str = Field(max_length=14)  # airtime | mobile_money
+    provider: str = Field(max_length=20)
+    amount_kobo: int = Field(sa_type=sa.BigInteger)
+    destination: str = Field(max_length=20)
+    status: str = Field(max_length=10)  # held|submitted|succeeded|failed|released
+    transfer_id: int = Field(foreign_key="transfers.id")
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    lease_until: datetime | None = _ts(nullable=True)
+    expires_at: datetime = _ts()
+    provider_txn: str | None = Field(default=None, max_length=64)
+    failure_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _ts()
+    submitted_at: datetime | None = _ts(nullable=True)
+    completed_at: datetime | None = _ts(nullable=True)
+
+
+class Shop(SQLModel, table=True):
+    """A partner shop that accepts vouchers, identified by its phone."""
+
+    __tablename__ = "shops"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    phone: str = Field(max_length=20, unique=True)
+    created_at: datetime = _ts()
+
+
+class Voucher(SQLModel, table=True):
+    """A one-time code a household spends at a shop; funds are held until claimed."""
+
+    __tablename__ = "vouchers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=12, unique=True)
+    household_id: int = Field(foreign_key="households.id", index=True)
+    amount_kobo: int = Field(sa_type=sa.BigInteger)
+    transfer_id: int = Field(foreign_key="transfers.id")
+    status: str = Field(max_length=10)  # issued | claimed | expired
+    shop_id: int | None = Field(default=None, foreign_key="shops.id")
+    expires_at: datetime = _ts()
+    created_at: datetime = _ts()
+    claimed_at: datetime | None = _ts(nullable=True)
+
+
+class Collector(SQLModel, table=True):
+    """A collector allowed to log weighings by SMS from this phone."""
+
+    __tablename__ = "collectors"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    phone: str = Field(max_length=20, unique=True)
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class Dispute(SQLModel, table=True):
+    """A household's WRONG reply about a receipt, waiting for an operator."""
+
+    __tablename__ = "disputes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="households.id", index=True)
+    weighing_id: int | None = Field(default=None, foreign_key="weighings.id")
+    note: str = Field(max_length=400)
+    status: str = Field(default="open", max_length=10)  # open | resolved
+    resolution: str | None = Field(default=None, max_length=400)
+    reversal_transfer_id: int | None = Field(default=None, foreign_key="transfers.id")
+    created_at: datetime = _ts()
+    resolved_at: datetime | None = _ts(nullable=True)
+
+
+class SandboxTransfer(SQLModel, table=True):
+    """The sandbox provider's own books (it simulates a remote provider's database)."""
+
+    __tablename__ = "sandbox_transfers"
+
+    reference: str = Field(max_length=64, primary_key=True)
+    kind: str = Field(max_length=14)
+    amount_kobo: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    destination: str = Field(max_length=20)
+    callback_url: str | None = Field(default=None, max_length=300)
+    state: str = Field(max_length=10)  # pending | succeeded | failed
+    reason: str | None = Field(default=None, max_length=80)
+    lose_callback: bool = False
+    callback_done: bool = False
+    settle_at: datetime = _ts()
+    created_at: datetime = _ts()
+    completed_at: datetime | None = _ts(nullable=True)
+
+
 metadata = SQLModel.metadata
 households = Household.__table__  # type: ignore[attr-defined]
 pickups = Pickup.__table__  # type: ignore[attr-defined]
@@ -179,3 +405,15 @@ opt_outs = OptOut.__table__  # type: ignore[attr-defined]
 outbox = Outbox.__table__  # type: ignore[attr-defined]
 delivery_reports = DeliveryReport.__table__  # type: ignore[attr-defined]
 api_tokens = ApiToken.__table__  # type: ignore[attr-defined]
+accounts = Account.__table__  # type: ignore[attr-defined]
+transfers = LedgerTransfer.__table__  # type: ignore[attr-defined]
+material_rates = MaterialRate.__table__  # type: ignore[attr-defined]
+weighings = Weighing.__table__  # type: ignore[attr-defined]
+weighing_items = WeighingItem.__table__  # type: ignore[attr-defined]
+idempotency_keys = IdempotencyKey.__table__  # type: ignore[attr-defined]
+payouts = Payout.__table__  # type: ignore[attr-defined]
+shops = Shop.__table__  # type: ignore[attr-defined]
+vouchers = Voucher.__table__  # type: ignore[attr-defined]
+collectors = Collector.__table__  # type: ignore[attr-defined]
+disputes = Dispute.__table__  # type: ignore[attr-defined]
+sandbox_transfers = SandboxTransfer.__table__  # type: ignore[attr-defined]

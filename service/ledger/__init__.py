@@ -1,0 +1,1 @@
+"""Double-entry ledger: accounts, transfers, holds and reconciliation (pure parts)."""
