@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 from routes_planner.distances import haversine_m
 from routes_planner.models import Bike, Problem, Stop
 
-# Rough riding time between neighbouring stops, to weigh service against travel.
-_TRAVEL_GUESS_MIN = 3.0
+# Grid used to judge how crowded a stop's neighbourhood is (about 550 m).
+_CELL_DEG = 0.005
 # A trip (out, collect, back, unload) rarely takes less than this.
 _TRIP_GUESS_MIN = 120.0
 # Hubs may be loaded this much above the fleet's average before stops move away.
@@ -65,8 +65,10 @@ def split_day(
     mean_capacity = float(np.mean([b.capacity_kg for b in bikes]))
     shuttle = 2 * to_hub / metres_per_min * (kg / mean_capacity)[:, None]
     capacity = np.array([_capacity(group) for group in bikes_at])
-    assign = _balance(to_hub, _work(stops), shuttle, capacity)
-    work = _work(stops)
+    speed = float(np.mean([b.speed_kmh for b in bikes]))
+    work = _work(stops, lat, lon, speed)
+    assign = _balance(to_hub, work, shuttle, capacity)
+    work = work.copy()
     work[:, 1] += shuttle[np.arange(len(stops)), assign]
 
     parts = []
@@ -85,12 +87,35 @@ def split_day(
     return parts
 
 
-def _work(stops: Sequence[Stop]) -> NDArray[np.float64]:
-    """Per stop: (kg, minutes of service plus a guess of riding to the next stop)."""
-    return np.array(
-        [(s.expected_kg, s.service_min + _TRAVEL_GUESS_MIN) for s in stops],
-        dtype=np.float64,
-    ).reshape(-1, 2)
+def _work(
+    stops: Sequence[Stop], lat: NDArray[np.float64], lon: NDArray[np.float64], speed_kmh: float
+) -> NDArray[np.float64]:
+    """Per stop: (kg, minutes of service plus riding to the next stop).
+
+    The ride is guessed from how crowded the stop's neighbourhood is: a tour
+    through ``n`` points spread over an area ``A`` runs about
+    ``0.75 * sqrt(A / n)`` per point (Beardwood-Halton-Hammersley).
+    """
+    cell_lat = np.floor(lat / _CELL_DEG).astype(np.int64)
+    cell_lon = np.floor(lon / _CELL_DEG).astype(np.int64)
+    keys, counts = np.unique(
+        np.column_stack([cell_lat, cell_lon]), axis=0, return_counts=True
+    )
+    code = keys[:, 0] * 1_000_003 + keys[:, 1]
+    order = np.argsort(code)
+    code, counts = code[order], counts[order]
+    around = np.zeros(len(stops))
+    for d_lat in (-1, 0, 1):
+        for d_lon in (-1, 0, 1):
+            wanted = (cell_lat + d_lat) * 1_000_003 + (cell_lon + d_lon)
+            at = np.clip(np.searchsorted(code, wanted), 0, code.size - 1)
+            around += np.where(code[at] == wanted, counts[at], 0)
+    cell_m = _CELL_DEG * 111_195.0
+    spacing_m = 0.75 * np.sqrt(9 * cell_m**2 / np.maximum(around, 1))
+    ride_min = spacing_m / (speed_kmh * 1000 / 60)
+    service = np.array([s.service_min for s in stops], dtype=np.float64)
+    kg = np.array([s.expected_kg for s in stops], dtype=np.float64)
+    return np.column_stack([kg, service + ride_min]).reshape(-1, 2)
 
 
 def _capacity(bikes: Sequence[Bike]) -> NDArray[np.float64]:

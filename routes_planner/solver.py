@@ -30,6 +30,7 @@ from routes_planner.distances import (
     GreatCircle,
     LatLon,
     Table,
+    haversine_m,
 )
 from routes_planner.feasibility import check_feasible
 from routes_planner.models import (
@@ -221,6 +222,7 @@ def _solve_parts(
         # Ties go to the first seed, so the pick never depends on timing.
         return [min(results, key=lambda r: r.objective)]
 
+    parts = list(parts)
     with ProcessPoolExecutor(max_workers=min(workers, len(parts))) as pool:
         # Each part gets time in proportion to its size; the biggest go first
         # so the workers finish together.
@@ -232,16 +234,18 @@ def _solve_parts(
         results = _run_jobs(jobs, pool)
         # A part that could not fit all its stops joins a neighbour with spare
         # time, warm-started from both their rounds, so neither gets worse.
-        pairs = _repair_pairs(parts, results)
-        left = deadline - time.monotonic()
         # Road-engine tables are fetched per part, so only great-circle merges.
-        if pairs and left > 0 and isinstance(parts[0].source, GreatCircle):
+        for wave in range(_REPAIR_WAVES):
+            pairs = _repair_pairs(parts, results, 3 * params.part_size)
+            left = (deadline - time.monotonic()) / (_REPAIR_WAVES - wave)
+            if not pairs or left <= 0 or not isinstance(parts[0].source, GreatCircle):
+                break
             shares = [parts[a].share + parts[b].share for a, b in pairs]
             lanes = min(workers, len(pairs))
             repair_jobs = [
                 _Job(
                     _merge_parts(parts[a], parts[b]),
-                    seed + parts[a].seed + 1,
+                    seed + parts[a].seed + wave + 1,
                     left * lanes * share / sum(shares),
                     deadline,
                     params,
@@ -250,15 +254,20 @@ def _solve_parts(
                 for (a, b), share in zip(pairs, shares, strict=True)
             ]
             repaired = _run_jobs(repair_jobs, pool)
-            for (a, b), fixed in zip(pairs, repaired, strict=True):
+            gone = set()
+            for (a, b), job, fixed in zip(pairs, repair_jobs, repaired, strict=True):
                 if fixed.objective <= results[a].objective + results[b].objective:
-                    results[a], results[b] = fixed, _PartResult((), (), 0.0)
+                    parts[a], results[a] = job.part, fixed
+                    gone.add(b)
+            parts = [p for i, p in enumerate(parts) if i not in gone]
+            results = [r for i, r in enumerate(results) if i not in gone]
     return results
 
 
 # Share of a decomposed day's budget for the first pass over all parts; the
 # rest goes to repairing parts that left stops out.
-_FIRST_WAVE = 0.8
+_FIRST_WAVE = 0.6
+_REPAIR_WAVES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,26 +287,39 @@ def _run_jobs(jobs: list[_Job], pool: ProcessPoolExecutor) -> list[_PartResult]:
 
 
 def _repair_pairs(
-    parts: list[_Part], results: list[_PartResult]
+    parts: list[_Part], results: list[_PartResult], max_stops: int
 ) -> list[tuple[int, int]]:
-    """Pair each part that left stops out with its least busy neighbour."""
+    """Pair each part that left stops out with the least busy of its neighbours."""
 
     def missing(i: int) -> int:
         return sum(u.reason == NO_CAPACITY for u in results[i].unplanned)
 
     short = sorted((i for i in range(len(parts)) if missing(i)), key=missing)
+    centre = np.array(
+        [
+            [np.mean([s.lat for s in p.stops]), np.mean([s.lon for s in p.stops])]
+            if p.stops
+            else [p.hubs[0].lat, p.hubs[0].lon]
+            for p in parts
+        ]
+    )
     taken: set[int] = set()
     pairs = []
     for i in reversed(short):
         if i in taken:
             continue
-        # Parts of one hub are consecutive sectors of a sweep around it.
-        ring = [j for j, p in enumerate(parts) if p.hubs == parts[i].hubs]
-        at = ring.index(i)
-        neighbours = {ring[(at - 1) % len(ring)], ring[(at + 1) % len(ring)]}
-        neighbours -= taken | {i}
-        if neighbours:
-            j = max(sorted(neighbours), key=lambda n: _idle(parts[n], results[n]))
+        # The nearest parts, from any hub, that are free and not too big.
+        away = haversine_m(centre[i, 0], centre[i, 1], centre[:, 0], centre[:, 1])
+        size = len(parts[i].stops)
+        near = [
+            int(j)
+            for j in np.argsort(away, kind="stable")
+            if j != i
+            and j not in taken
+            and size + len(parts[j].stops) <= max_stops
+        ][:3]
+        if near:
+            j = max(near, key=lambda n: _idle(parts[n], results[n]))
             taken |= {i, j}
             pairs.append((i, j))
     return pairs

@@ -7,17 +7,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service import phones
+from service import money, phones
 from service.clock import Clock
 from service.domain import model
 from service.domain import sms_parser as parser
 from service.domain.commands import (
     CreateApiToken,
     InboundSms,
+    LogWeights,
     RecordDeliveryStatus,
     SendSms,
 )
-from service.domain.errors import Conflict, InvalidInput
+from service.domain.errors import Conflict, DomainError, InvalidInput
 from service.domain.events import (
     HouseholdJoined,
     NumberOptedOut,
@@ -25,7 +26,10 @@ from service.domain.events import (
     PickupRequested,
     SmsQueued,
 )
+from service.domain.replies import format_naira, render
+from service.ledger.postings import LedgerError
 from service.metrics import Metrics
+from service.persistence import money as money_db
 from service.persistence import outbox
 from service.persistence.tables import api_tokens
 from service.settings import Settings
@@ -77,7 +81,11 @@ async def inbound_sms(
         if not valid_phone:
             intent = parser.Unknown(cmd.body, "sender is not a phone number")
         decision = model.decide(
-            intent, state.household, state.open_pickup, opted_out=state.opted_out
+            intent,
+            state.household,
+            state.open_pickup,
+            opted_out=state.opted_out,
+            available_kobo=state.available_kobo,
         )
         reply: str | None = decision.reply
         intent_label = decision.intent
@@ -87,7 +95,23 @@ async def inbound_sms(
             decision = model.Decision("throttled", "", decision.language, ())
             reply, intent_label = None, "throttled"
 
+        # Changes first, then the inbox row with the final reply: a duplicate that
+        # slipped past the check above is rolled back whole at the inbox insert.
         household_id = state.household.id if state.household else None
+        for change in decision.changes:
+            household_id, override = await _apply(
+                change,
+                uow,
+                phone=phone,
+                household_id=household_id,
+                language=decision.language,
+                now=now,
+                message_id=f"{cmd.provider}:{cmd.message_id}",
+                clock=clock,
+                settings=settings,
+            )
+            if override is not None:
+                reply = override
         message_row = await uow.inbox.claim(
             provider=cmd.provider,
             message_id=cmd.message_id,
@@ -103,16 +127,6 @@ async def inbound_sms(
             _, first_reply = await _stored_reply(uow, cmd)
             metrics.inbound_sms.labels(intent="duplicate").inc()
             return SmsReply(first_reply, duplicate=True, intent="duplicate")
-
-        for change in decision.changes:
-            household_id = await _apply(
-                change,
-                uow,
-                phone=phone,
-                household_id=household_id,
-                now=now,
-                message_row=message_row,
-            )
         if reply and cmd.reply_by == "outbox":
             uow.emit(
                 SmsQueued(
@@ -141,32 +155,32 @@ async def _apply(
     *,
     phone: str,
     household_id: int | None,
+    language: str,
     now: datetime,
-    message_row: int,
-) -> int | None:
-    """Apply one decided change; returns the (possibly new) household id."""
+    message_id: str,
+    clock: Clock,
+    settings: Settings,
+) -> tuple[int | None, str | None]:
+    """Apply one decided change; returns the household id and a reply override."""
     match change:
-        case model.CreateHousehold(name=name, address=address, language=language):
+        case model.CreateHousehold(name=name, address=address, language=lang):
             household_id = await uow.households.add(
-                phone=phone, name=name, address=address, language=language, now=now
+                phone=phone, name=name, address=address, language=lang, now=now
             )
             uow.emit(HouseholdJoined(household_id, phone))
         case model.CreatePickup(code=code):
             assert household_id is not None
             pickup_id = await uow.pickups.add(
-                household_id=household_id,
-                code=code,
-                now=now,
-                source_message_id=message_row,
+                household_id=household_id, code=code, now=now, source_message_id=None
             )
             uow.emit(PickupRequested(pickup_id, household_id, code))
         case model.CancelPickup(pickup_id=pickup_id):
             assert household_id is not None
             await uow.pickups.cancel(pickup_id, now)
             uow.emit(PickupCancelled(pickup_id, household_id))
-        case model.SetLanguage(language=language):
+        case model.SetLanguage(language=lang):
             assert household_id is not None
-            await uow.households.set_language(household_id, language, now)
+            await uow.households.set_language(household_id, lang, now)
         case model.OptOut(word=word):
             await uow.opt_outs.add(phone, word, now)
             await uow.households.set_status_by_phone(phone, "opted_out", now)
@@ -174,7 +188,92 @@ async def _apply(
         case model.OptIn():
             await uow.opt_outs.remove(phone)
             await uow.households.set_status_by_phone(phone, "active", now)
-    return household_id
+        case model.Redeem(kind=kind, amount_kobo=amount):
+            assert household_id is not None
+            reply = await money.redeem(
+                uow,
+                household_id=household_id,
+                phone=phone,
+                language=language,
+                kind=kind,
+                amount_kobo=amount,
+                clock=clock,
+                settings=settings,
+            )
+            return household_id, reply
+        case model.ClaimVoucher(code=code):
+            return household_id, await money.claim_voucher(
+                uow, phone=phone, code=code, clock=clock
+            )
+        case model.OpenDispute(note=note):
+            assert household_id is not None
+            return household_id, await money.open_dispute(
+                uow,
+                household_id=household_id,
+                language=language,
+                note=note,
+                clock=clock,
+            )
+        case model.CollectorLog(code=code, items=items):
+            return household_id, await _collector_log(
+                uow, phone, code, items, message_id, clock=clock, settings=settings
+            )
+        case model.CollectorMiss(code=code, reason=reason):
+            return household_id, await _collector_miss(uow, phone, code, reason, now)
+    return household_id, None
+
+
+async def _collector_log(
+    uow: UnitOfWork,
+    phone: str,
+    code: str,
+    items: tuple[tuple[str, int], ...],
+    message_id: str,
+    *,
+    clock: Clock,
+    settings: Settings,
+) -> str:
+    """LOG by SMS: the same weighing as the API, keyed by the SMS's own id."""
+    collector = await money_db.collector_by_phone(uow.conn, phone)
+    if collector is None:
+        return render("collector_only", "en")
+    cmd = LogWeights(
+        pickup_code=code,
+        items=items,
+        collected_at=clock.now(),
+        idempotency_key=message_id,
+        scope="sms",
+        source="sms",
+        collector=collector.name,
+    )
+    try:
+        answer = await money.weigh(uow, cmd, clock=clock, settings=settings)
+    except (DomainError, LedgerError) as exc:
+        return render("log_problem", "en", code=code, problem=str(exc)[:60])
+    kg = money.kg_text(answer.body["total_grams"])
+    if answer.body["status"] == "capped":
+        return render("logged_capped", "en", code=code, kg=kg)
+    return render(
+        "logged",
+        "en",
+        code=code,
+        kg=kg,
+        amount=format_naira(answer.body["credited_kobo"]),
+    )
+
+
+async def _collector_miss(
+    uow: UnitOfWork, phone: str, code: str, reason: str, now: datetime
+) -> str:
+    if await money_db.collector_by_phone(uow.conn, phone) is None:
+        return render("collector_only", "en")
+    pickup = await money_db.pickup_by_code(uow.conn, code)
+    if pickup is None or pickup.status not in ("open", "scheduled"):
+        return render(
+            "log_problem", "en", code=code, problem="no open pickup has that code"
+        )
+    await uow.pickups.mark_missed(pickup.id, reason[:160], now)
+    return render("missed_ok", "en", code=code)
 
 
 async def record_delivery_status(

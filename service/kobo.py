@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ UUID = "_uuid"
 SUBMISSION_TIME = "_submission_time"
 GEOLOCATION = "_geolocation"
 
+# A date alone is not enough: it would silently mean midnight.
+_DATE_AND_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 MAX_KG = Decimal(1000)  # per line; also the form's constraint on kg
 PICKUP_CODE_LENGTHS = range(4, 7)  # 4 to 6 characters, as the form's constraint
 
@@ -195,12 +198,14 @@ def _collected_at(payload: Mapping[str, Any]) -> datetime:
 
 def _timestamp(text: str, key: str, *, naive_is_utc: bool) -> datetime:
     """An ISO 8601 date and time in UTC; a device time must carry its zone."""
-    if "T" not in text.upper():
-        raise KoboPayloadError(f"{key} {text!r} is not a date and time")
+    if not _DATE_AND_TIME.match(text):
+        raise KoboPayloadError(f"{key} {text!r} is not an ISO 8601 date and time")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise KoboPayloadError(f"{key} {text!r} is not an ISO 8601 time") from None
+        raise KoboPayloadError(
+            f"{key} {text!r} is not an ISO 8601 date and time"
+        ) from None
     if moment.tzinfo is None:
         if not naive_is_utc:
             raise KoboPayloadError(f"{key} {text!r} has no time zone")

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     # Africa's Talking does not sign callbacks: its webhook URL carries this secret.
     africastalking_webhook_token: SecretStr = SecretStr("")
 
-    payout_provider: str = "sandbox"
+    payout_provider: str = "sandbox"  # mobile money
+    airtime_provider: str = "sandbox"
 
     # Limits against SMS pumping and runaway cost.
     sms_per_number_per_hour: int = Field(default=10, ge=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 class Command:
@@ -55,3 +55,73 @@ class CreateApiToken(Command):
 
     role: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRate(Command):
+    """Kobo per kg for a material from a date on; replaces only that (material, date)."""
+
+    material: str
+    kobo_per_kg: int
+    effective_from: date
+    set_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogWeights(Command):
+    """A collector weighed what a household gave at one pickup.
+
+    `idempotency_key` is the client's (API), the Kobo instance id, or the SMS id;
+    `scope` keeps those key spaces apart.
+    """
+
+    pickup_code: str
+    items: tuple[tuple[str, int], ...]  # (material, grams)
+    collected_at: datetime
+    idempotency_key: str
+    scope: str = "api"
+    source: str = "api"
+    collector: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPayoutResult(Command):
+    """A provider (callback or status poll) says how a payout ended."""
+
+    provider: str
+    state: str  # pending | succeeded | failed | unknown
+    reference: str | None = None
+    provider_txn: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireHolds(Command):
+    """Release payout holds that never reached a provider, and unclaimed vouchers."""
+
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseWeighing(Command):
+    """An operator corrects a weighing by a reversing transfer, never an edit."""
+
+    weighing_id: int
+    amount_kobo: int
+    note: str
+    operator: str
+    dispute_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterShop(Command):
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterCollector(Command):
+    name: str
+    phone: str

@@ -63,6 +63,34 @@ class OptIn:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Redeem:
+    kind: str  # airtime | mobile_money | voucher
+    amount_kobo: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimVoucher:
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDispute:
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorLog:
+    code: str
+    items: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorMiss:
+    code: str
+    reason: str
+
+
 _USAGE = {
     "JOIN": "join_usage",
     "LANG": "lang_usage",
@@ -71,7 +99,21 @@ _USAGE = {
     "MISS": "miss_usage",
 }
 
-Change = CreateHousehold | CreatePickup | CancelPickup | SetLanguage | OptOut | OptIn
+Change = (
+    CreateHousehold
+    | CreatePickup
+    | CancelPickup
+    | SetLanguage
+    | OptOut
+    | OptIn
+    | Redeem
+    | ClaimVoucher
+    | OpenDispute
+    | CollectorLog
+    | CollectorMiss
+)
+# Changes whose outcome decides the reply: the handler replaces the placeholder.
+REPLY_FROM_CHANGE = (Redeem, ClaimVoucher, OpenDispute, CollectorLog, CollectorMiss)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +143,7 @@ def decide(
     open_pickup: OpenPickup | None,
     *,
     opted_out: bool,
+    available_kobo: int = 0,
     make_code: Callable[[], str] = new_pickup_code,
 ) -> Decision:
     """Decide the reply and the changes for one parsed SMS from one number.
@@ -139,8 +182,12 @@ def decide(
             if usage is None:  # AIRTIME, CASHOUT, VOUCHER without a good amount
                 return answer("usage_amount", command=command.upper())
             return answer(usage)
-        case p.Log() | p.Miss():
-            return answer("collector_only")
+        case p.Log(pickup_code=code, items=items):
+            return answer("collector_only", CollectorLog(code, items))
+        case p.Miss(pickup_code=code, reason=reason):
+            return answer("collector_only", CollectorMiss(code, reason))
+        case p.Claim(code=code):
+            return answer("claim_bad", ClaimVoucher(code), code=code)
         case p.Unknown():
             return answer("menu")
 
@@ -167,7 +214,14 @@ def decide(
                 return answer("no_open_pickup")
             return answer("stopped", OptOut("CANCEL"))
         case p.Balance():
-            # The ledger arrives with the money issue; until then every balance is 0.
-            return answer("balance", balance=format_naira(0))
+            return answer("balance", balance=format_naira(available_kobo))
+        case p.Airtime(amount_kobo=amount):
+            return answer("insufficient", Redeem("airtime", amount), balance="")
+        case p.Cashout(amount_kobo=amount):
+            return answer("insufficient", Redeem("mobile_money", amount), balance="")
+        case p.Voucher(amount_kobo=amount):
+            return answer("insufficient", Redeem("voucher", amount), balance="")
+        case p.Wrong(note=note):
+            return answer("dispute_received", OpenDispute(note))
         case _:
             return answer("not_available_yet")

@@ -1,4 +1,4 @@
-"""Africa's Talking airtime payouts (send, transaction query, status callback) over httpx."""
+"""Africa's Talking airtime payouts: send, transaction query and status callback."""
 
 from __future__ import annotations
 
@@ -122,11 +122,16 @@ class AfricasTalkingAirtime:
             response = await self._client.post(
                 self._send_url, data=form, headers=headers
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol):
-            # Nothing left this machine, so AT cannot have the payout.
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.UnsupportedProtocol,
+        ) as exc:
+            # No connection was made, so AT cannot have the payout.
             if first_try:
                 self.request_ids.pop(request.reference, None)
-            raise self._transport_error(what) from None
+            bad_url = isinstance(exc, httpx.UnsupportedProtocol)
+            raise self._transport_error(what, exc, retryable=not bad_url) from exc
         except httpx.TransportError as exc:
             raise self._transport_error(what, exc) from exc
 
@@ -134,7 +139,14 @@ class AfricasTalkingAirtime:
             if first_try and response.status_code < 500:
                 self.request_ids.pop(request.reference, None)  # refused outright
             raise self._http_error(response, what)
-        return await self._sent(request, _json_object(response), what, first_try)
+        answer = _json_object(response)
+        if "responses" not in answer and "errorMessage" not in answer:
+            # A 2xx that is not AT's answer (a proxy page, a cut body): AT may
+            # have the payout, so keep it pending and let status() decide.
+            raise GatewayError(
+                f"africastalking: unreadable answer to {what}", retryable=True
+            )
+        return await self._sent(request, answer, what, first_try)
 
     async def status(self, reference: str) -> PayoutStatus:
         """AT's view of the payout, found through its stored requestId.
@@ -158,8 +170,8 @@ class AfricasTalkingAirtime:
             response = await self._client.get(
                 self._find_url, params=params, headers=headers
             )
-        except httpx.UnsupportedProtocol:
-            raise self._transport_error(what, retryable=False) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise self._transport_error(what, exc, retryable=False) from exc
         except httpx.TransportError as exc:
             raise self._transport_error(what, exc) from exc
         if not response.is_success:
@@ -264,15 +276,12 @@ class AfricasTalkingAirtime:
         )
 
     def _transport_error(
-        self,
-        what: str,
-        exc: Exception | None = None,
-        *,
-        retryable: bool = True,
+        self, what: str, exc: Exception, *, retryable: bool = True
     ) -> GatewayError:
         """A GatewayError naming the failure type only (no URL, no number)."""
-        kind = type(exc).__name__ if exc is not None else "connection failure"
-        return GatewayError(f"africastalking: {kind} on {what}", retryable=retryable)
+        return GatewayError(
+            f"africastalking: {type(exc).__name__} on {what}", retryable=retryable
+        )
 
     def _http_error(self, response: httpx.Response, what: str) -> GatewayError:
         """A GatewayError for a non-2xx answer: 408, 429 and 5xx are retryable."""

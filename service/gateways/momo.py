@@ -102,7 +102,7 @@ class MomoDisbursement:
             raise GatewayError(
                 f"momo: cannot pay kind {request.kind!r} ({what})", retryable=False
             )
-        if not party_id.isdigit():
+        if not (party_id.isascii() and party_id.isdigit()):
             raise GatewayError(f"momo: bad MSISDN for {what}", retryable=False)
         currency = self._currency or request.currency
         if not self._sandbox and currency != request.currency:
@@ -152,9 +152,7 @@ class MomoDisbursement:
             raise self._http_error(response, what)
         result = _json_object(response)
         if not isinstance(result.get("status"), str):
-            raise GatewayError(
-                f"momo: {what}: answer without a status", retryable=True
-            )
+            raise GatewayError(f"momo: {what}: answer without a status", retryable=True)
         return _transfer_status(result, reference)
 
     def parse_callback(
@@ -191,23 +189,37 @@ class MomoDisbursement:
         payload: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """Send one authorised request, renewing the token once on a 401."""
-        for attempt in (1, 2):
-            token = await self._access_token(what)
-            all_headers = {
-                "Authorization": f"Bearer {token}",
-                "X-Target-Environment": self._environment,
-                "Ocp-Apim-Subscription-Key": self._subscription_key,
-                **(headers or {}),
-            }
-            response = await self._send(
-                method, self._base_url + path, what, headers=all_headers, payload=payload
-            )
-            if response.status_code != 401 or attempt == 2:
-                return response
+        token = await self._access_token(what)
+        response = await self._send_with(token, method, path, what, headers, payload)
+        if response.status_code == 401:
             # A token revoked or expired early: MoMo refused it before doing
             # anything, so one retry with a fresh token is safe even for a POST.
             self._drop_token(token)
-        raise AssertionError("unreachable")  # pragma: no cover
+            token = await self._access_token(what)
+            response = await self._send_with(
+                token, method, path, what, headers, payload
+            )
+        return response
+
+    async def _send_with(
+        self,
+        token: str,
+        method: str,
+        path: str,
+        what: str,
+        headers: dict[str, str] | None,
+        payload: dict[str, Any] | None,
+    ) -> httpx.Response:
+        """One request carrying `token` and the product headers."""
+        all_headers = {
+            "Authorization": f"Bearer {token}",
+            "X-Target-Environment": self._environment,
+            "Ocp-Apim-Subscription-Key": self._subscription_key,
+            **(headers or {}),
+        }
+        return await self._send(
+            method, self._base_url + path, what, headers=all_headers, payload=payload
+        )
 
     async def _access_token(self, what: str) -> str:
         """The cached access token, fetched again shortly before it expires."""

@@ -40,11 +40,13 @@ class SenderState:
     recent_inbound: int
     seen: bool  # this provider message id was already processed
     seen_reply: str | None
+    available_kobo: int = 0
 
 
 _SENDER_STATE = sa.text(
     """
     SELECT h.id, h.phone, h.name, h.language, h.status, p.id AS pickup_id, p.code,
+           a.credits_posted - a.debits_posted - a.debits_pending AS available,
            (SELECT 1 FROM opt_outs o WHERE o.phone = :phone) AS opted_out,
            (SELECT count(*) FROM inbound_messages i
              WHERE i.phone = :phone AND i.received_at > :since) AS recent,
@@ -55,6 +57,7 @@ _SENDER_STATE = sa.text(
       FROM (SELECT 1 AS one) AS q
       LEFT JOIN households h ON h.phone = :phone
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
+      LEFT JOIN accounts a ON a.name = 'household:' || h.id
     """
 ).bindparams(sa.bindparam("since", type_=UtcDateTime))
 
@@ -90,6 +93,7 @@ class Households:
             int(row.recent or 0),
             bool(row.seen),
             row.seen_reply,
+            int(row.available or 0),
         )
 
     async def add(
@@ -161,6 +165,14 @@ class Pickups:
         )
         if result.rowcount != 1:
             raise Conflict(f"pickup {pickup_id} is no longer open")
+
+    async def mark_missed(self, pickup_id: int, reason: str, now: datetime) -> None:
+        """The collector could not collect: the request stays open for another day."""
+        await self.conn.execute(
+            pickups.update()
+            .where(pickups.c.id == pickup_id)
+            .values(status="open", missed_reason=reason, updated_at=now)
+        )
 
 
 class Inbox:

@@ -80,6 +80,7 @@ class Pickup(SQLModel, table=True):
     household_id: int = Field(foreign_key="households.id")
     status: str = Field(default="open", max_length=12)  # open|scheduled|done|cancelled
     source_message_id: int | None = Field(default=None)
+    missed_reason: str | None = Field(default=None, max_length=160)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

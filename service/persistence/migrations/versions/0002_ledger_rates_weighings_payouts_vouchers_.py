@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 13:46:26.580519
+Create Date: 2026-11-23 13:53:47.389060
 """
 
 from collections.abc import Sequence
@@ -448,8 +448,20 @@ def upgrade() -> None:
             batch_op.f("ix_weighing_items_weighing_id"), ["weighing_id"], unique=False
         )
 
+    with op.batch_alter_table("pickups", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "missed_reason",
+                sqlmodel.sql.sqltypes.AutoString(length=160),
+                nullable=True,
+            )
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("pickups", schema=None) as batch_op:
+        batch_op.drop_column("missed_reason")
+
     with op.batch_alter_table("weighing_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_weighing_items_weighing_id"))
 

@@ -1,0 +1,589 @@
+"""Money handlers: weighings credit households; redemptions hold, then post or void once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from service import phones
+from service.clock import Clock
+from service.domain.commands import (
+    ExpireHolds,
+    LogWeights,
+    RecordPayoutResult,
+    RegisterCollector,
+    RegisterShop,
+    ReverseWeighing,
+    SetRate,
+)
+from service.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from service.domain.events import SmsQueued
+from service.domain.replies import format_naira, render
+from service.domain.sms_parser import MATERIALS, PICKUP_CODE_ALPHABET
+from service.ledger import accounts as acc
+from service.ledger.postings import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    Kobo,
+    Transfer,
+    credit_for,
+    fingerprint,
+)
+from service.persistence import money as db
+from service.persistence.ledger import Ledger
+from service.settings import Settings
+from service.unit_of_work import UnitOfWork
+
+PAYOUT_HOLD_TTL = timedelta(hours=24)
+VOUCHER_TTL = timedelta(days=7)
+
+
+class AlreadyCollected(DomainError):
+    """The pickup was weighed already (under another key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WeighingAnswer:
+    """The API answer for a weighing; a replay carries the first answer unchanged."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def kg_text(grams: int) -> str:
+    """Grams as kg for an SMS: 3200 -> "3.2", 250 -> "0.25"."""
+    text = f"{Decimal(grams) / 1000:,.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def local_midnight(clock: Clock, now: datetime) -> datetime:
+    day = now.astimezone(clock.tz).date()
+    return datetime.combine(day, time.min, tzinfo=clock.tz)
+
+
+# --- rates -------------------------------------------------------------------------
+
+
+async def set_rate(cmd: SetRate, uow: UnitOfWork, *, clock: Clock) -> None:
+    """Add or replace the rate version for (material, date)."""
+    if cmd.material not in MATERIALS:
+        raise InvalidInput(f"material must be one of {', '.join(sorted(MATERIALS))}")
+    if not isinstance(cmd.kobo_per_kg, int) or not 0 <= cmd.kobo_per_kg <= 10_000_000:
+        raise InvalidInput("kobo_per_kg must be an integer from 0 to 10,000,000")
+    async with uow:
+        await db.upsert_rate(
+            uow.conn,
+            material=cmd.material,
+            day=cmd.effective_from,
+            kobo_per_kg=cmd.kobo_per_kg,
+            set_by=cmd.set_by,
+            now=clock.now(),
+        )
+        await uow.commit()
+
+
+# --- weighing ----------------------------------------------------------------------
+
+
+def weighing_fingerprint(cmd: LogWeights) -> str:
+    return fingerprint(
+        {
+            "pickup_code": cmd.pickup_code,
+            "items": [list(item) for item in cmd.items],
+            "collected_at": cmd.collected_at.isoformat(),
+            "lat": cmd.lat,
+            "lon": cmd.lon,
+        }
+    )
+
+
+async def log_weights(
+    cmd: LogWeights, uow: UnitOfWork, *, clock: Clock, settings: Settings
+) -> WeighingAnswer:
+    """Record a weighing, credit the household and queue its receipt, exactly once."""
+    async with uow:
+        answer = await weigh(uow, cmd, clock=clock, settings=settings)
+        await uow.commit()
+    return answer
+
+
+async def weigh(
+    uow: UnitOfWork, cmd: LogWeights, *, clock: Clock, settings: Settings
+) -> WeighingAnswer:
+    """The weighing inside the caller's transaction (API, Kobo and SMS share it)."""
+    now = clock.now()
+    conn = uow.conn
+    fp = weighing_fingerprint(cmd)
+    seen = await db.claim_key(
+        conn, scope=cmd.scope, key=cmd.idempotency_key, fingerprint=fp, now=now
+    )
+    if seen is not None:
+        if seen.fingerprint != fp:
+            raise IdempotencyConflict(
+                "this idempotency_key was already used for a different weighing"
+            )
+        if seen.response is None or seen.status_code is None:
+            raise Conflict("the first request with this key has no answer yet")
+        return WeighingAnswer(
+            seen.status_code, json.loads(seen.response), replayed=True
+        )
+
+    if not cmd.items:
+        raise InvalidInput("a weighing needs at least one item")
+    for material, grams in cmd.items:
+        if material not in MATERIALS:
+            raise InvalidInput(f"material must be one of {', '.join(sorted(MATERIALS))}")
+        if grams <= 0 or grams > 1_000_000:
+            raise InvalidInput("each item weighs more than 0 and at most 1,000 kg")
+    pickup = await db.pickup_by_code(conn, cmd.pickup_code)
+    if pickup is None:
+        raise NotFound(f"no pickup has the code {cmd.pickup_code}")
+    if pickup.status == "done":
+        raise AlreadyCollected(f"pickup {cmd.pickup_code} was already weighed")
+
+    day = cmd.collected_at.astimezone(clock.tz).date()
+    rates = await db.rates_in_force(conn, {m for m, _ in cmd.items}, day)
+    missing = sorted({m for m, _ in cmd.items} - rates.keys())
+    if missing:
+        raise InvalidInput(
+            f"no rate is set for {', '.join(missing)} on {day.isoformat()}"
+        )
+    credit = credit_for([(grams, rates[m]) for m, grams in cmd.items])
+    capped = False
+    if credit > 0:
+        owed = await db.outstanding_credit(conn)
+        capped = owed + credit > settings.outstanding_credit_cap_kobo
+    credited = 0 if capped else int(credit)
+    total_grams = sum(g for _, g in cmd.items)
+    weighing_id = await db.add_weighing(
+        conn,
+        pickup_id=pickup.id,
+        household_id=pickup.household_id,
+        collected_at=cmd.collected_at,
+        lat=cmd.lat,
+        lon=cmd.lon,
+        total_grams=total_grams,
+        credited_kobo=credited,
+        credit_status="capped" if capped else "credited",
+        source=cmd.source,
+        collector=cmd.collector[:80],
+        created_at=now,
+    )
+    await db.add_weighing_items(
+        conn,
+        [
+            {
+                "weighing_id": weighing_id,
+                "material": m,
+                "grams": g,
+                "kobo_per_kg": rates[m],
+            }
+            for m, g in cmd.items
+        ],
+    )
+    ledger = Ledger(conn)
+    household_account = acc.household(pickup.household_id)
+    if credited:
+        recorded = await ledger.record(
+            Transfer(
+                f"weighing:{weighing_id}",
+                acc.CREDIT_EXPENSE,
+                household_account,
+                Kobo(credited),
+                "weighing",
+            ),
+            now=now,
+        )
+        await db.link_weighing_transfer(conn, weighing_id, recorded.id)
+    await db.set_pickup_status(conn, pickup.id, "done", now)
+    balance = await ledger.balance(household_account)
+    kg = kg_text(total_grams)
+    if capped:
+        text = render("receipt_capped", pickup.language, kg=kg)
+    else:
+        text = render(
+            "receipt",
+            pickup.language,
+            kg=kg,
+            amount=format_naira(credited),
+            balance=format_naira(balance.available),
+        )
+    uow.emit(SmsQueued(pickup.phone, text, key=f"receipt:{weighing_id}"))
+    body = {
+        "id": weighing_id,
+        "credited_kobo": credited,
+        "household_id": pickup.household_id,
+        "pickup_code": cmd.pickup_code,
+        "status": "capped" if capped else "credited",
+        "total_grams": total_grams,
+    }
+    await db.save_answer(
+        conn,
+        scope=cmd.scope,
+        key=cmd.idempotency_key,
+        status_code=201,
+        response=json.dumps(body),
+    )
+    return WeighingAnswer(201, body)
+
+
+# --- redemption (inside the inbound SMS transaction) -------------------------------
+
+
+def _provider_for(kind: str, settings: Settings) -> str:
+    return settings.airtime_provider if kind == "airtime" else settings.payout_provider
+
+
+async def redeem(
+    uow: UnitOfWork,
+    *,
+    household_id: int,
+    phone: str,
+    language: str,
+    kind: str,
+    amount_kobo: int,
+    clock: Clock,
+    settings: Settings,
+) -> str:
+    """Hold the amount and queue the payout (or issue a voucher); returns the reply.
+
+    Payouts go only to the number enrolled at JOIN: nothing in an SMS can redirect one.
+    """
+    now = clock.now()
+    conn = uow.conn
+    ledger = Ledger(conn)
+    account = acc.household(household_id)
+    if amount_kobo < settings.min_redemption_kobo:
+        return render(
+            "below_minimum", language, amount=format_naira(settings.min_redemption_kobo)
+        )
+    if kind != "voucher":
+        spent_today = await db.paid_out_since(conn, local_midnight(clock, now))
+        if spent_today + amount_kobo > settings.payout_daily_cap_kobo:
+            return render("payouts_paused", language)
+    reference = str(uuid.uuid4())
+    destination = acc.VOUCHERS_OUTSTANDING
+    if kind != "voucher":
+        destination = acc.provider_float(_provider_for(kind, settings))
+    try:
+        recorded = await ledger.record(
+            Transfer(
+                f"hold:{reference}", account, destination, Kobo(amount_kobo), kind
+            ),
+            now=now,
+            pending=True,
+        )
+    except InsufficientFunds:
+        balance = await ledger.balance(account)
+        return render("insufficient", language, balance=format_naira(balance.available))
+    left = format_naira((await ledger.balance(account)).available)
+    amount = format_naira(amount_kobo)
+    if kind == "voucher":
+        code = "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(6))
+        expires = now + VOUCHER_TTL
+        await db.add_voucher(
+            conn,
+            code=code,
+            household_id=household_id,
+            amount_kobo=amount_kobo,
+            transfer_id=recorded.id,
+            status="issued",
+            expires_at=expires,
+            created_at=now,
+        )
+        date_text = expires.astimezone(clock.tz).strftime("%d %b")
+        return render(
+            "redeem_voucher",
+            language,
+            code=code,
+            amount=amount,
+            date=date_text,
+            balance=left,
+        )
+    await db.add_payout(
+        conn,
+        reference=reference,
+        household_id=household_id,
+        kind=kind,
+        provider=_provider_for(kind, settings),
+        amount_kobo=amount_kobo,
+        destination=phone,
+        status="held",
+        transfer_id=recorded.id,
+        attempts=0,
+        next_attempt_at=now,
+        expires_at=now + PAYOUT_HOLD_TTL,
+        created_at=now,
+    )
+    key = "redeem_airtime" if kind == "airtime" else "redeem_cashout"
+    return render(key, language, amount=amount, balance=left)
+
+
+async def claim_voucher(uow: UnitOfWork, *, phone: str, code: str, clock: Clock) -> str:
+    """A shop takes a voucher: post the hold and owe the shop; returns the shop's reply."""
+    now = clock.now()
+    conn = uow.conn
+    shop = await db.shop_by_phone(conn, phone)
+    if shop is None:
+        return render("claim_not_shop", "en")
+    voucher = await db.voucher_by_code(conn, code)
+    if voucher is None or voucher.status != "issued" or voucher.expires_at <= now:
+        return render("claim_bad", "en", code=code)
+    if not await db.move_voucher(
+        conn, voucher.id, from_="issued", to="claimed", shop_id=shop.id, claimed_at=now
+    ):
+        return render("claim_bad", "en", code=code)
+    ledger = Ledger(conn)
+    await ledger.settle(voucher.transfer_id, "posted", now)
+    await ledger.record(
+        Transfer(
+            f"voucher-claim:{voucher.id}",
+            acc.VOUCHERS_OUTSTANDING,
+            acc.shop(shop.id),
+            Kobo(voucher.amount_kobo),
+            "voucher_claim",
+        ),
+        now=now,
+    )
+    amount = format_naira(voucher.amount_kobo)
+    uow.emit(
+        SmsQueued(
+            voucher.phone,
+            render("voucher_used", voucher.language, code=code, amount=amount),
+            key=f"voucher-used:{voucher.id}",
+        )
+    )
+    return render("claim_ok", "en", code=code, amount=amount)
+
+
+async def open_dispute(
+    uow: UnitOfWork, *, household_id: int, language: str, note: str, clock: Clock
+) -> str:
+    """A WRONG reply: queue the household's last weighing for an operator."""
+    weighing_id = await db.last_weighing_id(uow.conn, household_id)
+    if weighing_id is None:
+        return render("no_receipt", language)
+    await db.add_dispute(
+        uow.conn,
+        household_id=household_id,
+        weighing_id=weighing_id,
+        note=note[:400],
+        status="open",
+        created_at=clock.now(),
+    )
+    return render("dispute_received", language)
+
+
+# --- payouts: results, expiry --------------------------------------------------------
+
+
+async def record_payout_result(
+    cmd: RecordPayoutResult, uow: UnitOfWork, *, clock: Clock
+) -> bool:
+    """Apply a provider's word on a payout; True only for the call that settled it.
+
+    Callback and poller may race, and either may repeat: the status change from
+    held/submitted is the gate, so the hold is posted or voided exactly once.
+    """
+    now = clock.now()
+    async with uow:
+        conn = uow.conn
+        payout = await db.find_payout(
+            conn,
+            provider=cmd.provider,
+            reference=cmd.reference,
+            provider_txn=cmd.provider_txn,
+        )
+        if payout is None:
+            raise NotFound("no payout matches that reference")
+        if cmd.state == "pending":
+            await db.move_payout(
+                conn,
+                payout.id,
+                from_=("held",),
+                to="submitted",
+                submitted_at=now,
+                provider_txn=cmd.provider_txn or payout.provider_txn,
+            )
+            await uow.commit()
+            return False
+        if cmd.state == "unknown":
+            return False
+        outcome = "succeeded" if cmd.state == "succeeded" else "failed"
+        moved = await db.move_payout(
+            conn,
+            payout.id,
+            from_=("held", "submitted"),
+            to=outcome,
+            completed_at=now,
+            lease_until=None,
+            provider_txn=cmd.provider_txn or payout.provider_txn,
+            failure_reason=(cmd.reason or None) if outcome == "failed" else None,
+        )
+        if not moved:
+            return False
+        ledger = Ledger(conn)
+        await ledger.settle(
+            payout.transfer_id, "posted" if outcome == "succeeded" else "voided", now
+        )
+        amount = format_naira(payout.amount_kobo)
+        if outcome == "succeeded":
+            text = render(
+                "payout_done", payout.language, amount=amount, ref=payout.reference[:8]
+            )
+        else:
+            text = render("payout_failed", payout.language, amount=amount)
+        uow.emit(
+            SmsQueued(payout.destination, text, key=f"payout-{outcome}:{payout.id}")
+        )
+        await uow.commit()
+        return True
+
+
+async def release_payout(
+    uow: UnitOfWork, payout: Any, *, now: datetime, reason: str
+) -> bool:
+    """Void the hold of a payout that never reached a provider (inside a transaction)."""
+    if not await db.move_payout(
+        uow.conn,
+        payout.id,
+        from_=("held", "submitted"),
+        to="released",
+        completed_at=now,
+        lease_until=None,
+        failure_reason=reason,
+    ):
+        return False
+    await Ledger(uow.conn).settle(payout.transfer_id, "voided", now)
+    language = getattr(payout, "language", "en")
+    text = render("payout_failed", language, amount=format_naira(payout.amount_kobo))
+    uow.emit(SmsQueued(payout.destination, text, key=f"payout-released:{payout.id}"))
+    return True
+
+
+async def expire_holds(cmd: ExpireHolds, uow: UnitOfWork, *, clock: Clock) -> int:
+    """Release expired holds that never reached a provider, and unclaimed vouchers.
+
+    A held payout that was ever tried may have reached the provider: it goes to
+    'submitted' so the poller asks the provider before anything is released.
+    """
+    released = 0
+    async with uow:
+        conn = uow.conn
+        for payout_id in await db.expired_payouts(conn, cmd.now):
+            payout = await db.payout_by_id(conn, payout_id)
+            if payout.attempts == 0:
+                released += await release_payout(
+                    uow, payout, now=cmd.now, reason="expired"
+                )
+            else:
+                await db.move_payout(
+                    conn,
+                    payout.id,
+                    from_=("held",),
+                    to="submitted",
+                    next_attempt_at=cmd.now,
+                )
+        for voucher_id, transfer_id in await db.expired_vouchers(conn, cmd.now):
+            if await db.move_voucher(conn, voucher_id, from_="issued", to="expired"):
+                await Ledger(conn).settle(transfer_id, "voided", cmd.now)
+                released += 1
+        await uow.commit()
+    return released
+
+
+# --- operator corrections, shops, collectors -------------------------------------------
+
+
+async def reverse_weighing(
+    cmd: ReverseWeighing, uow: UnitOfWork, *, clock: Clock
+) -> int:
+    """Take back (part of) a weighing's credit with a reversing transfer; returns its id."""
+    now = clock.now()
+    async with uow:
+        conn = uow.conn
+        weighing = await db.weighing(conn, cmd.weighing_id)
+        if weighing is None:
+            raise NotFound(f"no weighing {cmd.weighing_id}")
+        if not 0 < cmd.amount_kobo <= weighing.credited_kobo:
+            raise InvalidInput(
+                f"a correction takes back between 1 and {weighing.credited_kobo} kobo"
+            )
+        ledger = Ledger(conn)
+        account = acc.household(weighing.household_id)
+        try:
+            recorded = await ledger.record(
+                Transfer(
+                    f"reversal:w{cmd.weighing_id}:d{cmd.dispute_id or 0}",
+                    account,
+                    acc.CREDIT_EXPENSE,
+                    Kobo(cmd.amount_kobo),
+                    "reversal",
+                ),
+                now=now,
+                reverses_id=weighing.transfer_id,
+            )
+        except InsufficientFunds:
+            raise Conflict(
+                "the household has already spent that credit; the balance cannot go below zero"
+            ) from None
+        if cmd.dispute_id is not None:
+            await db.resolve_dispute(
+                conn,
+                cmd.dispute_id,
+                resolution=cmd.note[:400],
+                reversal_transfer_id=recorded.id,
+                resolved_at=now,
+            )
+        if not recorded.replayed:
+            balance = await ledger.balance(account)
+            uow.emit(
+                SmsQueued(
+                    weighing.phone,
+                    render(
+                        "correction",
+                        weighing.language,
+                        amount=format_naira(cmd.amount_kobo),
+                        balance=format_naira(balance.available),
+                    ),
+                    key=f"correction:{recorded.id}",
+                )
+            )
+        await uow.commit()
+    return recorded.id
+
+
+async def register_shop(
+    cmd: RegisterShop, uow: UnitOfWork, *, clock: Clock, settings: Settings
+) -> int:
+    try:
+        phone = phones.to_e164(cmd.phone, settings.default_region)
+    except phones.BadPhoneNumber as exc:
+        raise InvalidInput(str(exc)) from None
+    async with uow:
+        shop_id = await db.add_shop(
+            uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()
+        )
+        await uow.commit()
+    return shop_id
+
+
+async def register_collector(
+    cmd: RegisterCollector, uow: UnitOfWork, *, clock: Clock, settings: Settings
+) -> int:
+    try:
+        phone = phones.to_e164(cmd.phone, settings.default_region)
+    except phones.BadPhoneNumber as exc:
+        raise InvalidInput(str(exc)) from None
+    async with uow:
+        collector_id = await db.add_collector(
+            uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()
+        )
+        await uow.commit()
+    return collector_id
