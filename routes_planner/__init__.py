@@ -1,4 +1,4 @@
-"""Route planning for cargo-bike collection rounds: stops, bikes and hubs in; rounds out."""
+"""Route planning for cargo-bike collection: stops, bikes and hubs in; rounds out."""
 
 from routes_planner.distances import (
     DistanceSource,

@@ -88,7 +88,10 @@ def split_day(
 
 
 def _work(
-    stops: Sequence[Stop], lat: NDArray[np.float64], lon: NDArray[np.float64], speed_kmh: float
+    stops: Sequence[Stop],
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    speed_kmh: float,
 ) -> NDArray[np.float64]:
     """Per stop: (kg, minutes of service plus riding to the next stop).
 
@@ -148,7 +151,8 @@ def _balance(
     step = float(np.median(to_hub[np.isfinite(to_hub)])) / 10 if n_hubs > 1 else 0.0
     rows = np.arange(to_hub.shape[0])
     assign = np.argmin(to_hub, axis=1)
-    best, best_excess = assign, np.inf
+    best: NDArray[np.intp] = assign
+    best_excess = np.inf
     for _ in range(200):
         current = work.copy()
         current[:, 1] += shuttle[rows, assign]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from routes_planner.distances import DistanceSource
 from routes_planner.models import REASONS, Plan, Problem, Round
 
@@ -180,7 +182,5 @@ def _legs(
     for trip in rnd.trips:
         path = [0, *range(at, at + len(trip.visits)), 0]
         at += len(trip.visits)
-        legs.extend(
-            float(table[a, b]) / 60 for a, b in zip(path, path[1:], strict=False)
-        )
+        legs.extend(float(table[a, b]) / 60 for a, b in itertools.pairwise(path))
     return legs

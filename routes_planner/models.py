@@ -46,8 +46,8 @@ class Stop:
     """A household pickup: where, how much, how long, and when it may be served.
 
     ``window`` is ``(earliest, latest)`` service start in minutes from midnight.
-    A stop with ``must_serve`` (or waiting at least ``PlannerParams.must_serve_after_days``)
-    is planned whenever it can physically be served.
+    A stop with ``must_serve``, or waiting at least
+    ``PlannerParams.must_serve_after_days``, is planned whenever it can be served.
     """
 
     id: str

@@ -1,4 +1,4 @@
-"""plan(): a day of stops, bikes and hubs in; rounds and the stops left out come back."""
+"""plan(): a day of stops, bikes and hubs in; rounds and the stops left out back."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +55,7 @@ from routes_planner.params import PlannerParams
 # overtime becomes an integer cost per second, as PyVRP requires.
 COST_PER_METRE = 60
 _NO_LIMIT = int(np.iinfo(np.int64).max)
+_UNLIMITED = int(np.iinfo(np.uint64).max)  # PyVRP's "no limit" on reloads
 # Below this budget a second process costs more than it brings.
 _MIN_PARALLEL_SECONDS = 1.0
 
@@ -109,18 +111,19 @@ def plan(
     # Keep a sliver of the budget for stitching the parts and checking the plan.
     deadline = started + budget - min(0.05 * budget + 0.02, 2.0)
 
-    heaviest = max((bike.capacity_kg for bike in problem.bikes), default=0.0)
-    too_heavy = [s for s in problem.stops if s.expected_kg > heaviest]
+    heaviest = max((bike.capacity_kg for bike in problem.bikes), default=math.inf)
     candidates = [s for s in problem.stops if s.expected_kg <= heaviest]
-    unplanned = [Unplanned(s.id, TOO_HEAVY) for s in too_heavy]
+    unplanned = [
+        Unplanned(s.id, TOO_HEAVY) for s in problem.stops if s.expected_kg > heaviest
+    ]
     rounds: list[Round] = []
 
     if candidates:
         parts = _make_parts(problem, candidates, params, source)
         results = _solve_parts(parts, params, seed, deadline)
-        for result in results:
-            rounds.extend(result.rounds)
-            unplanned.extend(result.unplanned)
+        for part_result in results:
+            rounds.extend(part_result.rounds)
+            unplanned.extend(part_result.unplanned)
 
     order = {bike.id: i for i, bike in enumerate(problem.bikes)}
     stop_order = {stop.id: i for i, stop in enumerate(problem.stops)}
@@ -190,11 +193,11 @@ def _make_parts(
             part_source = _FixedTables({v: source.table(points, v) for v in speeds})
         parts.append(
             _Part(
-                group.hubs,
-                group.bikes,
-                group.stops,
+                tuple(group.hubs),
+                tuple(group.bikes),
+                tuple(group.stops),
                 part_source,
-                seed=params.seed if len(groups) == 1 else 7919 * k,
+                seed=7919 * k,  # each part its own random stream
                 share=len(group.stops) / total,
             )
         )
@@ -314,9 +317,7 @@ def _repair_pairs(
         near = [
             int(j)
             for j in np.argsort(away, kind="stable")
-            if j != i
-            and j not in taken
-            and size + len(parts[j].stops) <= max_stops
+            if j != i and j not in taken and size + len(parts[j].stops) <= max_stops
         ][:3]
         if near:
             j = max(near, key=lambda n: _idle(parts[n], results[n]))
@@ -381,12 +382,14 @@ def _solve_part(job: _Job) -> _PartResult:
     hub_index = {h.id: i for i, h in enumerate(hubs)}
 
     reachable, reasons = _screen(part.stops, hubs, fleet, tables, hub_index)
-    unplanned = [
-        Unplanned(s.id, reasons[i]) for i, s in enumerate(part.stops) if not reachable[i]
+    left_out = [
+        Unplanned(s.id, reasons[i])
+        for i, s in enumerate(part.stops)
+        if not reachable[i]
     ]
     kept = [s for i, s in enumerate(part.stops) if reachable[i]]
     if not kept:
-        return _PartResult((), tuple(unplanned), 0.0)
+        return _PartResult((), tuple(left_out), 0.0)
 
     index = np.concatenate(
         [np.arange(len(hubs)), len(hubs) + np.flatnonzero(reachable)]
@@ -399,8 +402,10 @@ def _solve_part(job: _Job) -> _PartResult:
     solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, hubs, fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
-    unplanned += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
-    return _PartResult(tuple(rounds), tuple(unplanned), _engine.objective(data, solution))
+    left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
+    return _PartResult(
+        tuple(rounds), tuple(left_out), _engine.objective(data, solution)
+    )
 
 
 def _screen(
@@ -495,14 +500,10 @@ def _problem_data(
     ]
     vehicle_types = [_vehicle_type(g, fleet, hub_index) for g in fleet.bikes]
     distance = tables[fleet.speeds[0]].distance_m
-    return ProblemData(
-        locations,
-        clients,
-        depots,
-        vehicle_types,
-        [distance for _ in fleet.speeds],
-        [tables[v].duration_s for v in fleet.speeds],
-    )
+    # One routing profile per riding speed; distances are the same for all.
+    distances: list[Any] = [distance for _ in fleet.speeds]
+    durations: list[Any] = [tables[v].duration_s for v in fleet.speeds]
+    return ProblemData(locations, clients, depots, vehicle_types, distances, durations)
 
 
 def _vehicle_type(
@@ -511,7 +512,6 @@ def _vehicle_type(
     bike = group[0]
     depot = hub_index[bike.hub_id]
     shift_start, shift_end = bike.shift_start_min * 60, bike.shift_end_min * 60
-    optional = {} if bike.max_reloads is None else {"max_reloads": bike.max_reloads}
     return VehicleType(
         num_available=len(group),
         capacity=[_grams(bike.capacity_kg)],
@@ -523,8 +523,8 @@ def _vehicle_type(
         unit_distance_cost=COST_PER_METRE,
         profile=fleet.speeds.index(bike.speed_kmh),
         reload_depots=[depot],
+        max_reloads=_UNLIMITED if bike.max_reloads is None else bike.max_reloads,
         name=bike.id,
-        **optional,
     )
 
 

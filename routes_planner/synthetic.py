@@ -58,15 +58,19 @@ def lagos_day(
     hubs = tuple(Hub(name, lat, lon) for name, lat, lon in _HUB_SITES[:n_hubs])
     # Households cluster in neighbourhoods; a fifth are scattered.
     centres = np.column_stack(
-        [rng.uniform(*_LAT, size=max(4, n_stops // 150)),
-         rng.uniform(*_LON, size=max(4, n_stops // 150))]
+        [
+            rng.uniform(*_LAT, size=max(4, n_stops // 150)),
+            rng.uniform(*_LON, size=max(4, n_stops // 150)),
+        ]
     )
     pick = rng.integers(0, len(centres), size=n_stops)
     points = centres[pick] + rng.normal(0, 0.006, size=(n_stops, 2))
     scattered = rng.random(n_stops) < 0.2
     points[scattered] = np.column_stack(
-        [rng.uniform(*_LAT, size=scattered.sum()),
-         rng.uniform(*_LON, size=scattered.sum())]
+        [
+            rng.uniform(*_LAT, size=scattered.sum()),
+            rng.uniform(*_LON, size=scattered.sum()),
+        ]
     )
     points[:, 0] = points[:, 0].clip(*_LAT)
     points[:, 1] = points[:, 1].clip(*_LON)

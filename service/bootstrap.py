@@ -8,22 +8,32 @@ from functools import partial
 
 import httpx
 
-from service import handlers
+from service import handlers, money
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
 from service.dispatcher import Dispatcher
 from service.domain.commands import (
     CreateApiToken,
+    ExpireHolds,
     InboundSms,
+    LogWeights,
     RecordDeliveryStatus,
+    RecordPayoutResult,
+    RegisterCollector,
+    RegisterShop,
+    ReverseWeighing,
     SendSms,
+    SetRate,
 )
-from service.gateways import SmsGateway
+from service.gateways import PayoutProvider, SmsGateway
 from service.metrics import Metrics
+from service.payout_dispatcher import PayoutDispatcher
 from service.persistence.db import Database, create_database
 from service.settings import Settings
 from service.unit_of_work import SqlUnitOfWork, UnitOfWork
-from service.views import Views
+from service.views import MoneyViews, Views
+
+ALL_BACKGROUND = ("dispatcher", "payouts", "scheduler", "sandbox")
 
 
 @dataclass
@@ -35,11 +45,14 @@ class Deps:
     db: Database
     bus: MessageBus
     views: Views
+    money: MoneyViews
     metrics: Metrics
     sms: SmsGateway
     dispatcher: Dispatcher
+    payouts: dict[str, PayoutProvider]
+    payout_dispatcher: PayoutDispatcher
     http: httpx.AsyncClient | None = None
-    background: list[str] = field(default_factory=lambda: ["dispatcher"])
+    background: list[str] = field(default_factory=lambda: list(ALL_BACKGROUND))
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -73,6 +86,53 @@ def make_sms_gateway(settings: Settings, http: httpx.AsyncClient) -> SmsGateway:
     return ConsoleSms()
 
 
+def make_payout_providers(
+    settings: Settings, db: Database, clock: Clock, http: httpx.AsyncClient
+) -> dict[str, PayoutProvider]:
+    """The providers named by RECOOP_PAYOUT_PROVIDER and RECOOP_AIRTIME_PROVIDER."""
+    from service.gateways.sandbox_payouts import SandboxPayouts
+
+    async def deliver(url: str, body: bytes, headers: dict[str, str]) -> int:
+        response = await http.post(url, content=body, headers=headers)
+        return response.status_code
+
+    providers: dict[str, PayoutProvider] = {
+        "sandbox": SandboxPayouts(
+            db,
+            clock,
+            secret=settings.sandbox_secret.get_secret_value() or "sandbox-dev-secret",
+            deliver=deliver,
+            failure_rate=settings.sandbox_failure_rate,
+            lost_callback_rate=settings.sandbox_lost_callback_rate,
+            timeout_rate=settings.sandbox_timeout_rate,
+            max_settle_s=settings.sandbox_max_settle_s,
+        )
+    }
+    wanted = {settings.payout_provider, settings.airtime_provider}
+    if "momo" in wanted:
+        from service.gateways.momo import MomoDisbursement
+
+        providers["momo"] = MomoDisbursement(
+            http,
+            base_url=settings.momo_base_url,
+            subscription_key=settings.momo_subscription_key.get_secret_value(),
+            api_user=settings.momo_api_user,
+            api_key=settings.momo_api_key.get_secret_value(),
+            target_environment=settings.momo_target_environment,
+            callback_token=settings.payout_callback_token.get_secret_value(),
+        )
+    if "africastalking" in wanted:
+        from service.gateways.africastalking_airtime import AfricasTalkingAirtime
+
+        providers["africastalking"] = AfricasTalkingAirtime(
+            http,
+            username=settings.africastalking_username,
+            api_key=settings.africastalking_api_key.get_secret_value(),
+            callback_token=settings.payout_callback_token.get_secret_value(),
+        )
+    return providers
+
+
 def build(
     settings: Settings,
     *,
@@ -80,15 +140,18 @@ def build(
     sms: SmsGateway | None = None,
     db: Database | None = None,
     http: httpx.AsyncClient | None = None,
+    payouts: dict[str, PayoutProvider] | None = None,
     background: list[str] | None = None,
 ) -> Deps:
     """Wire the service; pass fakes for any port to replace the real one."""
     clock = clock or SystemClock(settings.timezone)
     db = db or create_database(settings.database_url)
     metrics = Metrics()
+    http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     if sms is None:
-        http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         sms = make_sms_gateway(settings, http)
+    if payouts is None:
+        payouts = make_payout_providers(settings, db, clock, http)
 
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(
@@ -107,6 +170,15 @@ def build(
             RecordDeliveryStatus: partial(handlers.record_delivery_status, clock=clock),
             SendSms: partial(handlers.send_sms, clock=clock, settings=settings),
             CreateApiToken: partial(handlers.create_api_token, clock=clock),
+            SetRate: partial(money.set_rate, clock=clock),
+            LogWeights: partial(money.log_weights, clock=clock, settings=settings),
+            RecordPayoutResult: partial(money.record_payout_result, clock=clock),
+            ExpireHolds: partial(money.expire_holds, clock=clock),
+            ReverseWeighing: partial(money.reverse_weighing, clock=clock),
+            RegisterShop: partial(money.register_shop, clock=clock, settings=settings),
+            RegisterCollector: partial(
+                money.register_collector, clock=clock, settings=settings
+            ),
         },
     )
     status_callback = (
@@ -117,15 +189,19 @@ def build(
     dispatcher = Dispatcher(
         db, sms, clock, settings, metrics, status_callback=status_callback
     )
+    payout_dispatcher = PayoutDispatcher(db, bus, payouts, clock, settings, uow_factory)
     return Deps(
         settings=settings,
         clock=clock,
         db=db,
         bus=bus,
         views=Views(db),
+        money=MoneyViews(db),
         metrics=metrics,
         sms=sms,
         dispatcher=dispatcher,
+        payouts=payouts,
+        payout_dispatcher=payout_dispatcher,
         http=http,
-        background=["dispatcher"] if background is None else background,
+        background=list(ALL_BACKGROUND) if background is None else background,
     )

@@ -41,6 +41,20 @@ class Settings(BaseSettings):
 
     payout_provider: str = "sandbox"  # mobile money
     airtime_provider: str = "sandbox"
+    # Providers that cannot sign callbacks get this secret in their callback URL.
+    payout_callback_token: SecretStr = SecretStr("")
+    sandbox_secret: SecretStr = SecretStr("")
+    sandbox_failure_rate: float = Field(default=0.1, ge=0, le=1)
+    sandbox_lost_callback_rate: float = Field(default=0.1, ge=0, le=1)
+    sandbox_timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    sandbox_max_settle_s: float = Field(default=10.0, ge=0)
+    momo_base_url: str = "https://sandbox.momodeveloper.mtn.com"
+    momo_subscription_key: SecretStr = SecretStr("")
+    momo_api_user: str = ""
+    momo_api_key: SecretStr = SecretStr("")
+    momo_target_environment: str = "sandbox"
+    kobo_username: str = ""
+    kobo_password: SecretStr = SecretStr("")
 
     # Limits against SMS pumping and runaway cost.
     sms_per_number_per_hour: int = Field(default=10, ge=1)
@@ -72,6 +86,20 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "RECOOP_SMS_GATEWAY=africastalking needs RECOOP_AFRICASTALKING_USERNAME "
                 "and RECOOP_AFRICASTALKING_API_KEY"
+            )
+        for role, name in (
+            ("mobile money", self.payout_provider),
+            ("airtime", self.airtime_provider),
+        ):
+            if name not in ("sandbox", "momo", "africastalking"):
+                raise ConfigError(
+                    f"unknown {role} provider {name!r}: use sandbox, momo or africastalking"
+                )
+        if {self.payout_provider, self.airtime_provider} - {
+            "sandbox"
+        } and not self.payout_callback_token.get_secret_value():
+            raise ConfigError(
+                "a real payout provider needs RECOOP_PAYOUT_CALLBACK_TOKEN to authenticate its callbacks"
             )
         return self
 

@@ -226,3 +226,189 @@ class Views:
     async def ping(self) -> None:
         """Raise unless the database answers."""
         await self._rows(sa.select(sa.literal(1)))
+
+
+class MoneyViews:
+    """Read-side queries for balances, the trial balance, payouts, rates and disputes."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def balance(self, household_id: int) -> dict[str, int] | None:
+        from service.ledger import accounts as acc
+        from service.persistence.ledger import Ledger
+
+        async with self.db.reader.connect() as conn:
+            exists = (
+                await conn.execute(
+                    sa.select(households.c.id).where(households.c.id == household_id)
+                )
+            ).first()
+            if exists is None:
+                return None
+            b = await Ledger(conn).balance(acc.household(household_id))
+        return {
+            "household_id": household_id,
+            "posted_kobo": b.posted,
+            "held_kobo": b.held,
+            "available_kobo": b.available,
+        }
+
+    async def trial_balance(self) -> dict[str, Any]:
+        from service.persistence.ledger import trial_balance
+
+        async with self.db.reader.connect() as conn:
+            rows = await trial_balance(conn)
+        by_type: dict[str, int] = {}
+        for _, kind, balance in rows:
+            by_type[kind] = by_type.get(kind, 0) + balance
+        return {
+            "total_kobo": sum(b for _, _, b in rows),
+            "by_type": by_type,
+            "accounts": [
+                {"account": a, "type": t, "balance_kobo": b} for a, t, b in rows
+            ],
+        }
+
+    async def payouts(
+        self,
+        *,
+        status: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+        provider: str | None = None,
+    ) -> Page:
+        from service.persistence.tables import payouts
+
+        stmt = sa.select(payouts)
+        if status:
+            stmt = stmt.where(payouts.c.status == status)
+        if provider:
+            stmt = stmt.where(payouts.c.provider == provider)
+        async with self.db.reader.connect() as conn:
+            rows = list(
+                (
+                    await conn.execute(
+                        stmt.where(payouts.c.id > after)
+                        .order_by(payouts.c.id)
+                        .limit(limit + 1)
+                    )
+                ).all()
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {
+                "id": r.id,
+                "reference": r.reference,
+                "household_id": r.household_id,
+                "kind": r.kind,
+                "provider": r.provider,
+                "amount_kobo": r.amount_kobo,
+                "status": r.status,
+                "attempts": r.attempts,
+                "failure_reason": r.failure_reason,
+                "provider_txn": r.provider_txn,
+                "created_at": _iso(r.created_at),
+                "completed_at": _iso(r.completed_at),
+            }
+            for r in rows
+        ]
+        return Page(items, rows[-1].id if more and rows else None)
+
+    async def all_payouts_for(self, provider: str) -> list[tuple[str, int, str]]:
+        """(reference, amount, status) of every payout sent through `provider`."""
+        from service.persistence.tables import payouts
+
+        async with self.db.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        payouts.c.reference, payouts.c.amount_kobo, payouts.c.status
+                    ).where(payouts.c.provider == provider)
+                )
+            ).all()
+        return [(r.reference, r.amount_kobo, r.status) for r in rows]
+
+    async def rates(self) -> list[dict[str, Any]]:
+        from service.persistence.money import list_rates
+
+        async with self.db.reader.connect() as conn:
+            return await list_rates(conn)
+
+    async def disputes(
+        self, *, status: str | None = "open", after: int = 0, limit: int = 100
+    ) -> Page:
+        from service.persistence.tables import disputes, weighings
+
+        stmt = (
+            sa.select(
+                disputes,
+                weighings.c.credited_kobo,
+                weighings.c.total_grams,
+                households.c.phone,
+            )
+            .join(households, households.c.id == disputes.c.household_id)
+            .outerjoin(weighings, weighings.c.id == disputes.c.weighing_id)
+        )
+        if status:
+            stmt = stmt.where(disputes.c.status == status)
+        async with self.db.reader.connect() as conn:
+            rows = list(
+                (
+                    await conn.execute(
+                        stmt.where(disputes.c.id > after)
+                        .order_by(disputes.c.id)
+                        .limit(limit + 1)
+                    )
+                ).all()
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {
+                "id": r.id,
+                "household_id": r.household_id,
+                "phone": r.phone,
+                "weighing_id": r.weighing_id,
+                "credited_kobo": r.credited_kobo,
+                "total_grams": r.total_grams,
+                "note": r.note,
+                "status": r.status,
+                "resolution": r.resolution,
+                "created_at": _iso(r.created_at),
+            }
+            for r in rows
+        ]
+        return Page(items, rows[-1].id if more and rows else None)
+
+    async def money_summary(self) -> dict[str, int]:
+        """Headline money figures for the demo summary."""
+        from service.persistence.tables import payouts, weighings
+
+        async with self.db.reader.connect() as conn:
+
+            async def one(stmt: Any) -> int:
+                return int((await conn.execute(stmt)).scalar_one() or 0)
+
+            summary = {
+                "weighings": await one(
+                    sa.select(sa.func.count()).select_from(weighings)
+                ),
+                "kg_grams": await one(sa.select(sa.func.sum(weighings.c.total_grams))),
+                "credited_kobo": await one(
+                    sa.select(sa.func.sum(weighings.c.credited_kobo))
+                ),
+            }
+            for status in ("held", "submitted", "succeeded", "failed", "released"):
+                summary[f"payouts_{status}"] = await one(
+                    sa.select(sa.func.count())
+                    .select_from(payouts)
+                    .where(payouts.c.status == status)
+                )
+            summary["paid_kobo"] = await one(
+                sa.select(sa.func.sum(payouts.c.amount_kobo)).where(
+                    payouts.c.status == "succeeded"
+                )
+            )
+        return summary

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webhooks import africastalking, api_v1, health, twilio_sms
+from webhooks import (
+    africastalking,
+    api_money,
+    api_v1,
+    health,
+    kobo,
+    payouts,
+    twilio_sms,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -18,4 +26,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    app.router.add_post("/webhooks/payouts/{provider}", payouts.payout_callback)
+    app.router.add_post("/webhooks/kobo/collections", kobo.kobo_collection)
     api_v1.setup(app)
+    api_money.setup(app)

@@ -1,6 +1,7 @@
 """Scale benchmark: a generated Lagos day of 10,000 and 20,000 stops, decomposed.
 
-Run: .venv/bin/python tests/bench/planner_scale.py [--stops 10000 20000] [--seconds-per-1000 6]
+Run: .venv/bin/python tests/bench/planner_scale.py [--stops 10000 20000]
+     [--seconds-per-1000 6]
 Prints, per size: wall time, peak memory (parent and largest worker), stops served,
 left out by reason, km and the feasibility check; then the 20k/10k time ratio.
 """
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{elapsed:.1f} s wall, peak RSS parent {me:.0f} MB / largest worker "
             f"{kids:.0f} MB; served {served} ({100 * served / n:.2f}%), "
             f"left out {dict(reasons)}; {len(result.rounds)} rounds, {trips} trips, "
-            f"{result.distance_m / 1000:.0f} km ({result.distance_m / max(served, 1):.0f}"
-            f" m/stop); feasibility errors: {len(errors)}",
+            f"{result.distance_m / 1000:.0f} km "
+            f"({result.distance_m / max(served, 1):.0f} m/stop); "
+            f"feasibility errors: {len(errors)}",
             flush=True,
         )
     if len(times) >= 2:

@@ -1,4 +1,4 @@
-"""Benchmark: our solve_file against plain PyVRP at the same wall-clock time.
+"""Benchmark: solve_file against plain PyVRP at the same wall-clock time.
 
 Run: .venv/bin/python tests/bench/planner_vrplib.py [--seconds 10] [--seeds 0] [FILES...]
 Plain PyVRP is one ``pyvrp.solve`` (what ``Model.solve`` runs) with ``MaxRuntime``
@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args(argv)
 
-    print(f"{'instance':<16}{'BKS':>10}{'plain':>11}{'gap':>8}{'ours':>11}{'gap':>8}"
-          f"{'wall':>7}")
+    print(
+        f"{'instance':<16}{'BKS':>10}{'plain':>11}{'gap':>8}{'ours':>11}{'gap':>8}"
+        f"{'wall':>7}"
+    )
     gaps: dict[str, list[float]] = {"plain": [], "ours": []}
     for path in _instances(args.files):
         bks = float(vrplib.read_solution(str(path.with_suffix(".sol")))["cost"])
@@ -52,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                 display=False,
             ).best
             plain_cost = (
-                plain.distance() / instance.scale if plain.is_feasible() else float("inf")
+                plain.distance() / instance.scale
+                if plain.is_feasible()
+                else float("inf")
             )
             started = time.perf_counter()
             ours = solve_file(path, args.seconds, seed=seed)
@@ -69,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     plain_avg = statistics.fmean(gaps["plain"])
     ours_avg = statistics.fmean(gaps["ours"])
-    print(f"average gap: plain PyVRP {plain_avg:.2f}%, ours {ours_avg:.2f}%, "
-          f"ratio ours/plain {ours_avg / plain_avg if plain_avg else float('nan'):.2f}")
+    print(
+        f"average gap: plain PyVRP {plain_avg:.2f}%, ours {ours_avg:.2f}%, "
+        f"ratio ours/plain {ours_avg / plain_avg if plain_avg else float('nan'):.2f}"
+    )
     return 0
 
 

@@ -1,0 +1,183 @@
+"""check_feasible() catches each kind of violation in hand-built plans."""
+
+import dataclasses
+
+import pytest
+
+from routes_planner import (
+    NO_CAPACITY,
+    Bike,
+    GreatCircle,
+    Hub,
+    Plan,
+    Problem,
+    Round,
+    Stop,
+    Trip,
+    Unplanned,
+    Visit,
+    check_feasible,
+)
+
+HUB = Hub("yaba", 6.5095, 3.3711)
+# Two stops a few hundred metres from the hub: a couple of minutes' ride.
+A = Stop("a", 6.5120, 3.3730, expected_kg=30.0, service_min=5)
+B = Stop("b", 6.5140, 3.3700, expected_kg=40.0, service_min=5, window=(540, 600))
+BIKE = Bike("bike", "yaba", capacity_kg=100.0, shift_start_min=480, shift_end_min=720)
+PROBLEM = Problem([A, B], [BIKE], [HUB])
+
+
+def _good_round() -> Round:
+    visits = (
+        Visit("a", arrival_min=500.0, start_min=500.0, load_kg_after=30.0),
+        Visit("b", arrival_min=520.0, start_min=540.0, load_kg_after=70.0),
+    )
+    trip = Trip(
+        visits, depart_min=490.0, return_min=560.0, load_kg=70.0, distance_m=900
+    )
+    return Round(
+        "bike", "yaba", (trip,), start_min=490.0, end_min=560.0, distance_m=900
+    )
+
+
+def _with_trip(rnd: Round, **changes) -> Round:
+    return dataclasses.replace(
+        rnd, trips=(dataclasses.replace(rnd.trips[0], **changes),)
+    )
+
+
+def test_good_plan_is_feasible():
+    """A plan keeping every rule yields no messages, also with travel times checked."""
+    plan = Plan((_good_round(),), ())
+    assert check_feasible(PROBLEM, plan) == []
+    assert check_feasible(PROBLEM, plan, distances=GreatCircle()) == []
+
+
+def test_over_capacity_trip_is_caught():
+    """A trip carrying more than the bike's capacity is reported."""
+    heavy = dataclasses.replace(BIKE, capacity_kg=60.0)
+    problem = Problem([A, B], [heavy], [HUB])
+    errors = check_feasible(problem, Plan((_good_round(),), ()))
+    assert any("capacity" in e for e in errors)
+
+
+def test_late_return_past_shift_is_caught():
+    """A round ending after the shift is reported."""
+    early_bike = dataclasses.replace(BIKE, shift_end_min=550)
+    problem = Problem([A, B], [early_bike], [HUB])
+    errors = check_feasible(problem, Plan((_good_round(),), ()))
+    assert any("after its shift" in e for e in errors)
+
+
+def test_start_before_shift_is_caught():
+    """A round starting before the shift is reported."""
+    late_bike = dataclasses.replace(BIKE, shift_start_min=495)
+    problem = Problem([A, B], [late_bike], [HUB])
+    errors = check_feasible(problem, Plan((_good_round(),), ()))
+    assert any("before its shift" in e for e in errors)
+
+
+def test_service_outside_window_is_caught():
+    """Serving a stop outside its window is reported."""
+    rnd = _good_round()
+    visits = (
+        rnd.trips[0].visits[0],
+        Visit("b", arrival_min=520.0, start_min=520.0, load_kg_after=70.0),
+    )
+    errors = check_feasible(PROBLEM, Plan((_with_trip(rnd, visits=visits),), ()))
+    assert any("outside its window" in e for e in errors)
+
+
+def test_stop_visited_twice_is_caught():
+    """The same stop in two places is reported."""
+    rnd = _good_round()
+    first = rnd.trips[0].visits[0]
+    again = Visit("a", arrival_min=545.0, start_min=545.0, load_kg_after=100.0)
+    visits = (*rnd.trips[0].visits, again)
+    plan = Plan((_with_trip(rnd, visits=visits, load_kg=100.0),), ())
+    errors = check_feasible(PROBLEM, plan)
+    assert any("more than once" in e for e in errors)
+    assert first.stop_id == "a"
+
+
+def test_dropped_stop_is_caught():
+    """A stop neither served nor listed as unplanned is reported."""
+    rnd = _good_round()
+    only_a = (rnd.trips[0].visits[0],)
+    plan = Plan((_with_trip(rnd, visits=only_a, load_kg=30.0),), ())
+    errors = check_feasible(PROBLEM, plan)
+    assert any("neither served nor unplanned" in e for e in errors)
+
+
+def test_must_serve_stop_left_out_is_caught():
+    """A must-serve (or long-waiting) stop left out is reported unless allowed."""
+    waiting = dataclasses.replace(B, waiting_days=3)
+    problem = Problem([A, waiting], [BIKE], [HUB])
+    rnd = _good_round()
+    only_a = (rnd.trips[0].visits[0],)
+    plan = Plan(
+        (_with_trip(rnd, visits=only_a, load_kg=30.0),), (Unplanned("b", NO_CAPACITY),)
+    )
+    assert any("must-serve" in e for e in check_feasible(problem, plan))
+    assert check_feasible(problem, plan, allow_unplanned_must_serve=True) == []
+
+
+def test_too_many_trips_is_caught():
+    """More trips than max_reloads allows is reported."""
+    single = dataclasses.replace(BIKE, max_reloads=0)
+    problem = Problem([A, B], [single], [HUB])
+    rnd = _good_round()
+    first = Trip(
+        (rnd.trips[0].visits[0],),
+        depart_min=490,
+        return_min=510,
+        load_kg=30,
+        distance_m=1,
+    )
+    second = Trip(
+        (Visit("b", 530.0, 540.0, 40.0),),
+        depart_min=515,
+        return_min=560,
+        load_kg=40,
+        distance_m=1,
+    )
+    plan = Plan((dataclasses.replace(rnd, trips=(first, second)),), ())
+    assert check_feasible(Problem([A, B], [BIKE], [HUB]), plan) == []
+    assert any("trips" in e for e in check_feasible(problem, plan))
+
+
+def test_impossible_travel_time_is_caught():
+    """Arriving sooner than the ride allows is reported when distances are given."""
+    rnd = _good_round()
+    visits = (
+        Visit("a", arrival_min=490.0, start_min=490.0, load_kg_after=30.0),
+        rnd.trips[0].visits[1],
+    )
+    plan = Plan((_with_trip(rnd, visits=visits),), ())
+    assert check_feasible(PROBLEM, plan) == []
+    errors = check_feasible(PROBLEM, plan, distances=GreatCircle())
+    assert any("too early to have ridden" in e for e in errors)
+
+
+@pytest.mark.parametrize("field", ["load_kg_after", "load_kg"])
+def test_misreported_load_is_caught(field):
+    """Loads that do not add up are reported."""
+    rnd = _good_round()
+    if field == "load_kg":
+        bad = _with_trip(rnd, load_kg=10.0)
+    else:
+        visits = (dataclasses.replace(rnd.trips[0].visits[0], load_kg_after=1.0),)
+        visits += rnd.trips[0].visits[1:]
+        bad = _with_trip(rnd, visits=visits)
+    assert any("misreported" in e for e in check_feasible(PROBLEM, Plan((bad,), ())))
+
+
+def test_unknown_bike_and_wrong_hub_are_caught():
+    """Rounds for unknown bikes, or from the wrong hub, are reported."""
+    rnd = _good_round()
+    errors = check_feasible(PROBLEM, Plan((dataclasses.replace(rnd, bike_id="x"),), ()))
+    assert any("unknown bike" in e for e in errors)
+    errors = check_feasible(
+        PROBLEM, Plan((dataclasses.replace(rnd, hub_id="ikeja"),), ())
+    )
+    assert any("hub" in e for e in errors)

@@ -1,0 +1,107 @@
+"""Validation of the planner's input models and loading of its parameters."""
+
+import dataclasses
+
+import pytest
+
+from routes_planner import Bike, Hub, PlannerParams, Problem, Stop
+
+
+def test_valid_models_build():
+    """Well-formed hubs, stops and bikes build a problem."""
+    hub = Hub("yaba", 6.5095, 3.3711)
+    stop = Stop("s1", 6.51, 3.37, expected_kg=4.5, window=(540, 660), priority=1)
+    bike = Bike("b1", "yaba", capacity_kg=120, shift_start_min=480, shift_end_min=1080)
+    problem = Problem([stop], [bike], [hub])
+    assert problem.stops == (stop,)
+    assert bike.shift_min == 600
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lat": 91.0},
+        {"lon": -181.0},
+        {"expected_kg": -1.0},
+        {"service_min": -0.5},
+        {"window": (700, 600)},
+        {"window": (-10, 600)},
+        {"priority": -1},
+        {"waiting_days": -2},
+        {"id": ""},
+        {"expected_kg": float("nan")},
+    ],
+)
+def test_invalid_stop_is_refused(kwargs):
+    """A stop with an impossible field raises ValueError."""
+    fields = {"id": "s1", "lat": 6.5, "lon": 3.4, "expected_kg": 2.0, **kwargs}
+    with pytest.raises(ValueError):
+        Stop(**fields)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"capacity_kg": 0},
+        {"shift_start_min": 600, "shift_end_min": 600},
+        {"speed_kmh": 0},
+        {"max_reloads": -1},
+    ],
+)
+def test_invalid_bike_is_refused(kwargs):
+    """A bike with no capacity, an empty shift or no speed raises ValueError."""
+    fields = {
+        "id": "b1",
+        "hub_id": "h",
+        "capacity_kg": 100.0,
+        "shift_start_min": 480,
+        "shift_end_min": 1080,
+        **kwargs,
+    }
+    with pytest.raises(ValueError):
+        Bike(**fields)
+
+
+def test_problem_refuses_unknown_hub_and_duplicates():
+    """Bikes must belong to a listed hub, and ids must be unique."""
+    hub = Hub("h", 6.5, 3.4)
+    bike = Bike("b", "elsewhere", 100, 480, 1080)
+    with pytest.raises(ValueError, match="unknown hub"):
+        Problem([], [bike], [hub])
+    stop = Stop("s", 6.5, 3.4, 1.0)
+    with pytest.raises(ValueError, match="duplicate stop"):
+        Problem([stop, stop], [], [hub])
+
+
+def test_models_are_frozen():
+    """Models cannot be changed after construction."""
+    hub = Hub("h", 6.5, 3.4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hub.lat = 7.0  # type: ignore[misc]
+
+
+def test_params_from_toml(tmp_path):
+    """PlannerParams.from_file reads TOML, keeping defaults for missing keys."""
+    path = tmp_path / "planner.toml"
+    path.write_text("time_limit_s = 30.0\nbalance_weight = 2\nn_workers = 1\n")
+    params = PlannerParams.from_file(path)
+    assert params.time_limit_s == 30.0
+    assert params.balance_weight == 2
+    assert params.n_workers == 1
+    assert params.must_serve_after_days == PlannerParams().must_serve_after_days
+
+
+def test_params_from_toml_refuses_unknown_keys(tmp_path):
+    """A misspelt key in the TOML file is an error, not silently ignored."""
+    path = tmp_path / "planner.toml"
+    path.write_text("time_limt_s = 30.0\n")
+    with pytest.raises(ValueError, match="time_limt_s"):
+        PlannerParams.from_file(path)
+
+
+def test_params_validation():
+    """Nonsense parameters are refused."""
+    with pytest.raises(ValueError):
+        PlannerParams(time_limit_s=0)
+    with pytest.raises(ValueError):
+        PlannerParams(n_workers=0)

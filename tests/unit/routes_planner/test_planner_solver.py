@@ -1,0 +1,200 @@
+"""plan(): capacity, windows, shifts, reloads, must-serve, reasons, seeds, scale."""
+
+import dataclasses
+
+from routes_planner import (
+    NO_CAPACITY,
+    OUTSIDE_SHIFT,
+    TOO_HEAVY,
+    WINDOW_UNREACHABLE,
+    Bike,
+    GreatCircle,
+    Hub,
+    PlannerParams,
+    PrecomputedTable,
+    Problem,
+    Stop,
+    check_feasible,
+    plan,
+)
+from routes_planner.synthetic import lagos_day
+
+HUB = Hub("yaba", 6.5095, 3.3711)
+# One process and an iteration cap keep these small tests quick and reproducible.
+QUICK = PlannerParams(n_workers=1, max_iterations=2_000)
+
+
+def _ring(n: int, kg: float = 10.0, **stop_fields) -> list[Stop]:
+    """Stops on a small grid around the Yaba hub (within about 2 km)."""
+    return [
+        Stop(
+            f"s{i}",
+            HUB.lat + 0.004 * ((i % 5) - 2),
+            HUB.lon + 0.004 * ((i // 5) - 2),
+            expected_kg=kg,
+            **stop_fields,
+        )
+        for i in range(n)
+    ]
+
+
+def _bike(bike_id: str = "b1", **fields) -> Bike:
+    base = {"capacity_kg": 100.0, "shift_start_min": 480, "shift_end_min": 1080}
+    return Bike(bike_id, "yaba", **{**base, **fields})
+
+
+def _assert_feasible(problem, result):
+    assert check_feasible(problem, result, distances=GreatCircle()) == []
+
+
+def test_small_day_is_served_feasibly():
+    """A light day is served completely, within capacity, windows and shift."""
+    stops = _ring(12, window=None)
+    stops[3] = dataclasses.replace(stops[3], window=(600, 630))
+    stops[7] = dataclasses.replace(stops[7], window=(540, 560))
+    problem = Problem(stops, [_bike("b1"), _bike("b2")], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    assert len(result.served_ids) == 12
+    served_at = {v.stop_id: v for r in result.rounds for v in r.visits}
+    assert 600 <= served_at["s3"].start_min <= 630
+    assert 540 <= served_at["s7"].start_min <= 560
+
+
+def test_bike_reloads_at_hub_when_capacity_is_short():
+    """One bike of 50 kg collects 150 kg by unloading at the hub between trips."""
+    problem = Problem(_ring(15, kg=10.0), [_bike(capacity_kg=50.0)], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    (rnd,) = result.rounds
+    assert len(rnd.trips) >= 3
+    assert all(trip.load_kg <= 50.0 for trip in rnd.trips)
+
+
+def test_max_reloads_limits_trips_and_leaves_the_rest():
+    """Without reloads a bike makes one trip; stops beyond it wait for another day."""
+    problem = Problem(
+        _ring(15, kg=10.0), [_bike(capacity_kg=50.0, max_reloads=0)], [HUB]
+    )
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    (rnd,) = result.rounds
+    assert len(rnd.trips) == 1
+    assert len(result.served_ids) == 5
+    assert {u.reason for u in result.unplanned} == {NO_CAPACITY}
+
+
+def test_shift_length_is_respected():
+    """A one-hour shift serves only what fits in the hour; the round ends in time."""
+    stops = _ring(25, kg=1.0, service_min=10)
+    problem = Problem(stops, [_bike(shift_start_min=480, shift_end_min=540)], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert all(r.end_min <= 540 for r in result.rounds)
+    assert 0 < len(result.served_ids) < 25
+
+
+def test_must_serve_and_priority_win_when_capacity_is_short():
+    """When not all fit, stops waiting 3+ days and high priorities are served first."""
+    stops = _ring(10, kg=10.0)
+    stops[0] = dataclasses.replace(stops[0], waiting_days=3)
+    stops[9] = dataclasses.replace(stops[9], must_serve=True)
+    stops[5] = dataclasses.replace(stops[5], priority=5)
+    problem = Problem(stops, [_bike(capacity_kg=30.0, max_reloads=0)], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    assert check_feasible(problem, result, distances=GreatCircle()) == []
+    assert {"s0", "s9", "s5"} <= result.served_ids
+    assert len(result.served_ids) == 3
+
+
+def test_reasons_for_stops_that_cannot_be_served():
+    """Each impossible stop is left out with the reason that applies."""
+    near = _ring(2)
+    heavy = Stop("heavy", HUB.lat, HUB.lon + 0.001, expected_kg=500.0)
+    evening = Stop("evening", HUB.lat, HUB.lon + 0.002, 5.0, window=(1200, 1260))
+    # 30 km away: 2.5 hours' ride, so an 8:00-8:30 window cannot be reached.
+    far_early = Stop("far", HUB.lat + 0.27, HUB.lon, 5.0, window=(480, 510))
+    problem = Problem([*near, heavy, evening, far_early], [_bike()], [HUB])
+    result = plan(problem, QUICK, time_limit_s=0.5)
+    _assert_feasible(problem, result)
+    reasons = {u.stop_id: u.reason for u in result.unplanned}
+    assert reasons == {
+        "heavy": TOO_HEAVY,
+        "evening": OUTSIDE_SHIFT,
+        "far": WINDOW_UNREACHABLE,
+    }
+
+
+def test_no_bikes_leaves_every_stop_with_a_reason():
+    """A day without bikes plans nothing and explains every stop."""
+    problem = Problem(_ring(3), [], [HUB])
+    result = plan(problem, QUICK, time_limit_s=0.5)
+    assert result.rounds == ()
+    assert {u.reason for u in result.unplanned} == {NO_CAPACITY}
+    assert len(result.unplanned) == 3
+    assert check_feasible(problem, result, allow_unplanned_must_serve=True) == []
+
+
+def test_several_hubs_each_bike_returns_home():
+    """Bikes of two hubs each start and end at their own hub."""
+    ikeja = Hub("ikeja", 6.6018, 3.3515)
+    stops = _ring(8) + [
+        Stop(f"k{i}", ikeja.lat + 0.003 * i, ikeja.lon, 5.0) for i in range(6)
+    ]
+    bikes = [_bike("y1"), Bike("k1", "ikeja", 100.0, 480, 1080)]
+    problem = Problem(stops, bikes, [HUB, ikeja])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    hub_of = {r.bike_id: r.hub_id for r in result.rounds}
+    assert hub_of.get("k1", "ikeja") == "ikeja"
+    assert hub_of.get("y1", "yaba") == "yaba"
+
+
+def test_plan_with_a_precomputed_road_table():
+    """A table fetched ahead (as from OSRM) is used instead of great-circle."""
+    stops = _ring(6)
+    problem = Problem(stops, [_bike()], [HUB])
+    points = tuple([(HUB.lat, HUB.lon)] + [(s.lat, s.lon) for s in stops])
+    # Roads half as long again as the straight line.
+    road = GreatCircle(detour_factor=1.5)
+    source = PrecomputedTable(points, road.table(points, 12.0))
+    result = plan(problem, QUICK, time_limit_s=0.5, distances=source)
+    assert check_feasible(problem, result, distances=road) == []
+    assert result.unplanned == ()
+
+
+def test_same_seed_same_plan():
+    """With an iteration budget, the same inputs and seed give the same plan."""
+    problem = lagos_day(60, n_hubs=2, n_bikes=3, seed=4)
+    params = PlannerParams(n_workers=1, max_iterations=500)
+    first = plan(problem, params, seed=7, time_limit_s=20.0)
+    second = plan(problem, params, seed=7, time_limit_s=20.0)
+    assert first == second
+
+
+def test_balancing_shortens_the_longest_day():
+    """With balancing the plan stays feasible and both days are close in length."""
+    problem = Problem(
+        _ring(20, kg=5.0, service_min=15), [_bike("b1"), _bike("b2")], [HUB]
+    )
+    params = PlannerParams(n_workers=1, max_iterations=3_000, balance_weight=5)
+    balanced = plan(problem, params, time_limit_s=5.0)
+    _assert_feasible(problem, balanced)
+    durations = sorted(r.duration_min for r in balanced.rounds)
+    assert len(durations) == 2
+    assert durations[-1] - durations[0] < 0.5 * durations[-1]
+
+
+def test_decomposed_day_is_complete_and_feasible():
+    """A 1,000-stop, 3-hub day is split into parts, solved in 2 processes, stitched."""
+    problem = lagos_day(1_000, n_hubs=3, n_bikes=24, seed=2, capacity_kg=150.0)
+    params = PlannerParams(decompose_above=300, part_size=200)
+    result = plan(problem, params, time_limit_s=8.0)
+    _assert_feasible(problem, result)
+    accounted = result.served_ids | {u.stop_id for u in result.unplanned}
+    assert accounted == {s.id for s in problem.stops}
+    assert len(result.served_ids) >= 0.98 * len(problem.stops)
+    assert len({r.hub_id for r in result.rounds}) == 3

@@ -1,0 +1,102 @@
+"""Benchmark files: reading under each convention, costs, .sol numbering, JSON, CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+import vrplib
+from pyvrp import Activity, ActivityType, Route, Solution
+
+from routes_planner.vrplib import SolveResult, format_json, main, read_file, solve_file
+
+DATA = Path(__file__).parent / "data"
+CVRP = DATA / "X-n101-k25.vrp"
+SOLOMON = DATA / "C101.txt"
+
+
+def _best_known(path: Path) -> dict:
+    return vrplib.read_solution(str(path.with_suffix(".sol")))
+
+
+def test_cvrplib_convention():
+    """X instances: rounded Euclidean distances, no times, one vehicle per customer."""
+    instance = read_file(CVRP)
+    assert instance.scale == 1
+    assert instance.data.num_clients == 100
+    assert instance.data.num_vehicles == 100
+    assert not instance.data.has_time_windows()
+    assert instance.data.duration_matrix(0).max() == 0
+
+
+def test_solomon_convention():
+    """Solomon instances: tenths, travel time = distance, windows, 25 vehicles."""
+    instance = read_file(SOLOMON)
+    assert instance.scale == 10
+    assert instance.data.num_vehicles == 25
+    assert instance.data.has_time_windows()
+    distance = instance.data.distance_matrix(0)
+    assert (distance == instance.data.duration_matrix(0)).all()
+    # Depot (40, 50) to customer 1 (45, 68): sqrt(349) = 18.681 -> 18.6.
+    assert distance[0, 1] == 186
+    assert instance.data.client(0).service_duration == 900
+
+
+@pytest.mark.parametrize("path", [CVRP, SOLOMON])
+def test_best_known_solution_costs_what_the_sol_file_says(path):
+    """Routes of the .sol file, numbered 1..n, cost exactly the stated best known."""
+    known = _best_known(path)
+    instance = read_file(path)
+    assert instance.cost(known["routes"]) == pytest.approx(known["cost"])
+
+
+@pytest.mark.parametrize("path", [CVRP, SOLOMON])
+def test_best_known_solution_is_feasible_in_our_data(path):
+    """Customer k of a .sol file is client k-1, and the known routes are feasible."""
+    known = _best_known(path)
+    instance = read_file(path)
+    data = instance.data
+    routes = [
+        Route(data, [Activity(ActivityType.CLIENT, c - 1) for c in route], 0)
+        for route in known["routes"]
+    ]
+    solution = Solution(data, routes)
+    assert solution.is_feasible()
+    assert solution.distance() / instance.scale == pytest.approx(known["cost"])
+
+
+def test_solve_file_cost_matches_recomputation_from_routes():
+    """solve_file's cost equals a recomputation from its routes; each customer once."""
+    result = solve_file(CVRP, 1.5, n_workers=1)
+    instance = read_file(CVRP)
+    assert result.feasible
+    assert result.cost == pytest.approx(instance.cost(result.routes))
+    visited = sorted(c for route in result.routes for c in route)
+    assert visited == list(range(1, 101))
+    assert result.cost >= _best_known(CVRP)["cost"]
+
+
+def test_solve_solomon_in_parallel_within_vehicle_limit():
+    """A time-window file solved with two processes uses at most its 25 vehicles."""
+    result = solve_file(SOLOMON, 2.0, n_workers=2)
+    assert result.feasible
+    assert len(result.routes) <= 25
+    assert result.cost == pytest.approx(read_file(SOLOMON).cost(result.routes))
+    assert sorted(c for r in result.routes for c in r) == list(range(1, 101))
+
+
+def test_format_json_shape():
+    """JSON is {"cost": number, "routes": [[ids]]}; integer costs stay integers."""
+    assert json.loads(format_json(SolveResult(27591.0, [[1, 2], [3]]))) == {
+        "cost": 27591,
+        "routes": [[1, 2], [3]],
+    }
+    assert json.loads(format_json(SolveResult(827.3, [[5]])))["cost"] == 827.3
+
+
+def test_main_prints_json(capsys):
+    """main() runs the whole command and prints the JSON answer."""
+    status = main([str(CVRP), "--seconds", "1.5", "--json", "--workers", "1"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert set(out) == {"cost", "routes"}
+    assert out["cost"] == pytest.approx(read_file(CVRP).cost(out["routes"]))
