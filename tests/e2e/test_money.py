@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -290,7 +290,7 @@ async def test_outstanding_credit_cap_records_without_crediting(
     """Past the outstanding-credit cap the weighing is recorded, not credited, and the household told."""
     from service.app import create_app
     from service.bootstrap import build
-    from tests.conftest import BASE_URL, sms_form, twilio_signature, extract_message
+    from tests.conftest import BASE_URL, extract_message, sms_form, twilio_signature
 
     tight = settings.model_copy(update={"outstanding_credit_cap_kobo": 10000})
     deps = build(tight, clock=clock, sms=fake_sms, db=database, background=[])
