@@ -69,7 +69,9 @@ class SandboxPayouts:
         self.timeout_rate = timeout_rate
         self.max_settle_s = max_settle_s
         self.rng = rng or random.Random()
-        self.creates: dict[str, int] = {}  # reference -> create calls (for tests)
+        # reference -> payouts created / submit calls received (tests read these)
+        self.creates: dict[str, int] = {}
+        self.submits: dict[str, int] = {}
 
     # --- the provider's API ----------------------------------------------------------
 
@@ -77,9 +79,9 @@ class SandboxPayouts:
         if request.kind not in self.kinds:
             raise GatewayError(f"sandbox cannot pay {request.kind}", retryable=False)
         now = self.clock.now()
-        self.creates[request.reference] = self.creates.get(request.reference, 0) + 1
+        self.submits[request.reference] = self.submits.get(request.reference, 0) + 1
         async with self.db.writer.begin() as conn:
-            await conn.execute(
+            created = await conn.execute(
                 insert_for(conn, sandbox_transfers)
                 .values(
                     reference=request.reference,
@@ -97,6 +99,8 @@ class SandboxPayouts:
                 )
                 .on_conflict_do_nothing(index_elements=["reference"])
             )
+        if created.rowcount == 1:
+            self.creates[request.reference] = self.creates.get(request.reference, 0) + 1
         if self.rng.random() < self.timeout_rate:
             # Received and recorded, but the answer never reaches the caller.
             raise GatewayError("sandbox: read timeout", retryable=True)
