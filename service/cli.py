@@ -101,7 +101,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     token = asyncio.run(run())
     article = "an" if args.role[0] in "aeiou" else "a"
-    print(f"created {article} {args.role} token; shown only this once:", file=sys.stderr)
+    print(
+        f"created {article} {args.role} token; shown only this once:", file=sys.stderr
+    )
     print(token)
     return 0
 
@@ -115,6 +117,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out=args.out,
         port=args.port,
     )
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from service.bootstrap import build
+    from service.ledger.reconcile import (
+        LedgerPayout,
+        StatementError,
+        parse_sandbox_statement,
+        reconcile,
+        render_text,
+    )
+
+    if args.provider != "sandbox":
+        raise SystemExit(
+            f"recoop: the {args.provider} statement format is not supported yet; "
+            "convert it to reference,amount_kobo,currency,status,completed_at"
+        )
+    try:
+        rows = parse_sandbox_statement(
+            Path(args.statement).read_text(encoding="utf-8-sig")
+        )
+    except OSError as exc:
+        raise SystemExit(
+            f"recoop: cannot read {args.statement}: {exc.strerror}"
+        ) from None
+    except StatementError as exc:
+        raise SystemExit(f"recoop: {args.statement}: {exc}") from None
+    settings = _settings()
+
+    async def ours() -> list[tuple[str, int, str]]:
+        await ensure_schema(settings)
+        deps = build(settings, background=[])
+        try:
+            return await deps.money.all_payouts_for(args.provider)
+        finally:
+            await deps.close()
+
+    report = reconcile(rows, [LedgerPayout(*p) for p in asyncio.run(ours())])
+    print(json.dumps(report.to_json(), indent=2) if args.json else render_text(report))
+    return 1 if report.has_differences else 0
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -157,6 +202,12 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=["operator", "collector"], required=True)
     create.add_argument("--name", default="")
     create.set_defaults(func=cmd_token_create)
+
+    rec = sub.add_parser("reconcile", help="match a provider statement against payouts")
+    rec.add_argument("--provider", required=True)
+    rec.add_argument("statement")
+    rec.add_argument("--json", action="store_true")
+    rec.set_defaults(func=cmd_reconcile)
 
     solve = sub.add_parser(
         "solve", help="run the route planner on a VRPLIB/Solomon file"
