@@ -258,8 +258,6 @@ def _cooperative(
     return best
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class _Group:
     data: ProblemData

@@ -65,20 +65,43 @@ def create_app(deps: Deps, *, role: str = "all") -> web.Application:
         app.router.add_get("/metrics", health.metrics)
     else:
         setup_routes(app)
-    if role in ("all", "worker") and "dispatcher" in deps.background:
-        app.cleanup_ctx.append(_dispatcher)
+    if role in ("all", "worker"):
+        app.cleanup_ctx.append(_background)
     app.cleanup_ctx.append(_close_deps)
     return app
 
 
-async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(
-        app[DEPS].dispatcher.run_forever(), name="outbox-dispatcher"
-    )
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Outbox and payout loops, the sandbox's back office, and the scheduler."""
+    from service.gateways.sandbox_payouts import SandboxPayouts
+    from service.scheduler import Leader, build_scheduler
+
+    deps = app[DEPS]
+    wanted = set(deps.background)
+    loops = []
+    if "dispatcher" in wanted:
+        loops.append(("outbox-dispatcher", deps.dispatcher.run_forever()))
+    if "payouts" in wanted:
+        loops.append(("payout-dispatcher", deps.payout_dispatcher.run_forever()))
+    sandbox = deps.payouts.get("sandbox")
+    if "sandbox" in wanted and isinstance(sandbox, SandboxPayouts):
+        loops.append(("sandbox-provider", sandbox.run_forever()))
+    tasks = [asyncio.create_task(coro, name=name) for name, coro in loops]
+    scheduler, leader = None, Leader(deps)
+    if "scheduler" in wanted and await leader.acquire():
+        scheduler = build_scheduler(deps)
+        scheduler.start()
+    elif "scheduler" in wanted:
+        log.info("another process holds the scheduler lock; not scheduling here")
     yield
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
+    await leader.release()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 async def _close_deps(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ import secrets
 import socket
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,9 @@ LAST = [
     "Danjuma",
     "Afolabi",
 ]
+RATES = {"PET": 5000, "ALU": 12000, "HDPE": 4000, "SACHET": 3000, "GLASS": 1000}
+COLLECTOR = "+2348091110001"
+SHOP = "+2348092220002"
 PICKUP_TEXTS = [
     "PICKUP",
     "pickup pls",
@@ -248,6 +252,151 @@ async def simulate(
         return texter.count
 
 
+async def money_day(
+    base: str,
+    settings: Settings,
+    deps: Any,
+    people: list[DemoHousehold],
+    rng: random.Random,
+    out: Any,
+) -> dict[str, Any]:
+    """Weigh every open pickup, redeem some credit, reconcile: all over HTTP."""
+    async with aiohttp.ClientSession() as session:
+        texter = Texter(session, base, settings)
+        ops = {
+            "Authorization": f"Bearer {await deps.bus.handle(CreateApiToken('operator', 'demo'))}"
+        }
+        bike = {
+            "Authorization": f"Bearer {await deps.bus.handle(CreateApiToken('collector', 'bike-1'))}"
+        }
+
+        async def api(
+            method: str, path: str, headers: dict[str, str], **kw: Any
+        ) -> Any:
+            async with session.request(
+                method, base + path, headers=headers, **kw
+            ) as resp:
+                if "json" in resp.content_type:
+                    return resp.status, await resp.json()
+                return resp.status, await resp.text()
+
+        print("\n-- The operator sets rates (PUT /api/v1/rates) --", file=out)
+        start = deps.clock.today().replace(day=1).isoformat()
+        for material, rate in RATES.items():
+            await api(
+                "PUT",
+                "/api/v1/rates",
+                ops,
+                json={
+                    "material": material,
+                    "kobo_per_kg": rate,
+                    "effective_from": start,
+                },
+            )
+            print(f"  {material:<6} N{rate / 100:,.0f}/kg from {start}", file=out)
+        await api(
+            "POST",
+            "/api/v1/collectors",
+            ops,
+            json={"name": "Musa (bike 1)", "phone": COLLECTOR},
+        )
+        await api(
+            "POST",
+            "/api/v1/shops",
+            ops,
+            json={"name": "Mama Ngozi Provisions", "phone": SHOP},
+        )
+
+        print(
+            "\n-- The collector weighs each stop (POST /api/v1/collections) --",
+            file=out,
+        )
+        _, page = await api("GET", "/api/v1/pickups?status=open&limit=1000", ops)
+        pickups = page["items"]
+        for i, p in enumerate(pickups):
+            items = [
+                {"material": m, "kg": round(rng.uniform(0.3, 6.0), 1)}
+                for m in rng.sample(list(RATES), k=rng.randint(1, 3))
+            ]
+            if i == 0:  # the collector's phone has no data: the SMS fallback
+                body = f"LOG {p['code']} " + " ".join(
+                    f"{x['material']} {x['kg']}" for x in items
+                )
+                _say("collector", body, await texter.twilio(COLLECTOR, body), out)
+                continue
+            weighing = {
+                "pickup_code": p["code"],
+                "items": items,
+                "collected_at": deps.clock.now().isoformat(),
+                "idempotency_key": f"demo-{p['code']}",
+            }
+            status, answer = await api(
+                "POST", "/api/v1/collections", bike, json=weighing
+            )
+            if i == 1:  # a flaky network: the phone sends the same weighing again
+                again = await api("POST", "/api/v1/collections", bike, json=weighing)
+                print(f"  {p['code']}: {items} -> {status} {answer}", file=out)
+                print(
+                    f"  (retried with the same key -> {again[0]}, same answer: {again[1] == answer})",
+                    file=out,
+                )
+        print(
+            f"  ... {len(pickups)} stops weighed; each household got a receipt SMS",
+            file=out,
+        )
+
+        print("\n-- Households spend their credit --", file=out)
+        by_phone = {p["phone"]: p for p in pickups}
+        spenders = [h for h in people if h.phone in by_phone]
+        for i, h in enumerate(spenders[:12]):
+            body = ["AIRTIME 100", "CASHOUT 150", "airtime N50", "BAL"][i % 4]
+            reply = await texter.twilio(h.phone, body)
+            if i < 5:
+                _say(mask(h.phone), body, reply, out)
+        h = spenders[-1]
+        reply = await texter.twilio(h.phone, "VOUCHER 100")
+        _say(mask(h.phone), "VOUCHER 100", reply, out)
+        if reply and "Voucher " in reply:
+            code = reply.split("Voucher ")[1].split(":")[0]
+            _say(
+                "shop", f"CLAIM {code}", await texter.twilio(SHOP, f"CLAIM {code}"), out
+            )
+        _say(
+            mask(h.phone),
+            "AIRTIME 900000",
+            await texter.twilio(h.phone, "AIRTIME 900000"),
+            out,
+        )
+
+        print(
+            "\n-- The sandbox provider settles (10% fail, 10% of callbacks lost) --",
+            file=out,
+        )
+        for _ in range(120):
+            summary = await deps.money.money_summary()
+            if summary["payouts_held"] + summary["payouts_submitted"] == 0:
+                break
+            await asyncio.sleep(0.5)
+        print(
+            f"  succeeded {summary['payouts_succeeded']}, failed {summary['payouts_failed']} "
+            f"(money back at once), still open {summary['payouts_held'] + summary['payouts_submitted']}",
+            file=out,
+        )
+
+        print("\n-- Reconcile against the provider's statement --", file=out)
+        _, statement = await api("GET", "/api/v1/sandbox/statement.csv", ops)
+        _, report = await api(
+            "POST", "/api/v1/reconcile?provider=sandbox", ops, data=statement
+        )
+        differences = sum(len(v) for k, v in report.items() if isinstance(v, list))
+        print(
+            f"  statement rows matched: {report['matched']}, differences: {differences}",
+            file=out,
+        )
+        _, trial = await api("GET", "/api/v1/ledger/trial-balance", ops)
+        return {"summary": summary, "trial": trial, "report": report}
+
+
 def run_demo(
     *,
     households: int = 40,
@@ -281,9 +430,12 @@ async def _run(
         twilio_auth_token=secrets.token_hex(16),
         africastalking_webhook_token=secrets.token_hex(8),
         dispatcher_interval_s=0.2,
+        sandbox_max_settle_s=3.0,
+        min_redemption_kobo=5000,
     )
     await ensure_schema(settings)
-    deps = build(settings, sms=ConsoleSms(stream=sys.stdout))
+    deps = build(settings, sms=ConsoleSms(stream=open(out_dir / "sms.log", "w")))  # noqa: SIM115
+    deps.payout_dispatcher.first_poll_after = timedelta(seconds=2)
     app = create_app(deps)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -291,20 +443,37 @@ async def _run(
     rng = random.Random(seed)
     try:
         print(f"Recoop demo: {households} households around Yaba, Lagos; app at {base}")
-        sent = await simulate(
-            base, settings, neighbourhood(households, rng), rng, sys.stdout
-        )
+        people = neighbourhood(households, rng)
+        sent = await simulate(base, settings, people, rng, sys.stdout)
+        money = await money_day(base, settings, deps, people, rng, sys.stdout)
         counts = await deps.views.counts()
         token = await deps.bus.handle(CreateApiToken("operator", "demo"))
         print("\n== Summary ==")
         print(
-            f"  SMS received:        {sent} (stored once each: {counts['messages_in']})"
+            f"  SMS received:        {sent} in the morning; {counts['messages_in']} in all"
         )
         print(f"  households joined:   {counts['households']}")
         print(f"  pickups open:        {counts['pickups_open']}")
         print(f"  pickups cancelled:   {counts['pickups_cancelled']}")
         print(f"  kept for review:     {counts['messages_unparsed']} not understood")
         print(f"  outbox SMS sent:     {counts['messages_out_sent']}")
+        m = money["summary"]
+        print(
+            f"  weighed:             {m['weighings']} stops, {m['kg_grams'] / 1000:,.1f} kg"
+        )
+        print(f"  credited:            N{m['credited_kobo'] / 100:,.2f}")
+        print(
+            f"  paid out:            N{m['paid_kobo'] / 100:,.2f} in {m['payouts_succeeded']} payouts"
+            f" ({m['payouts_failed']} failed and refunded)"
+        )
+        print(
+            "  ledger by type:      "
+            + ", ".join(
+                f"{k} {v / 100:,.2f}"
+                for k, v in sorted(money["trial"]["by_type"].items())
+            )
+        )
+        print(f"  trial balance total: {money['trial']['total_kobo']} (must be 0)")
         print(f"\n  dashboard/API:  {base}/api/v1/pickups?status=open")
         print(f"  operator token: {token}")
         print(f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/pickups")
