@@ -59,7 +59,7 @@ class PayoutDispatcher:
         )
 
     def _poll_delay(self, attempts: int) -> timedelta:
-        delay = self.first_poll_after * (2 ** max(0, attempts - 1))
+        delay: timedelta = self.first_poll_after * (2 ** max(0, attempts - 1))
         return min(delay, self.max_poll_interval)
 
     async def submit_due(self, limit: int = 50) -> int:

@@ -169,3 +169,177 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+
+def _op(
+    method: str,
+    summary: str,
+    *,
+    body: dict[str, Any] | None = None,
+    ok: str = "200",
+    params: list[dict[str, Any]] | None = None,
+    response: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            ok: {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": response or {"type": "object"}}
+                },
+            },
+            **_ERRORS,
+            "404": {"description": "not found"},
+            "409": {"description": "conflict (reused key, already collected, ...)"},
+        },
+    }
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return {method: op}
+
+
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_COLLECTION = {
+    "type": "object",
+    "required": ["pickup_code", "items", "collected_at", "idempotency_key"],
+    "properties": {
+        "pickup_code": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["material", "kg"],
+                "properties": {
+                    "material": {
+                        "type": "string",
+                        "enum": ["PET", "HDPE", "ALU", "SACHET", "GLASS"],
+                    },
+                    "kg": {"type": ["number", "string"]},
+                },
+            },
+        },
+        "collected_at": {"type": "string", "format": "date-time"},
+        "lat": {"type": "number"},
+        "lon": {"type": "number"},
+        "idempotency_key": {"type": "string", "maxLength": 120},
+    },
+}
+_NAMED = {
+    "type": "object",
+    "required": ["name", "phone"],
+    "properties": {"name": {"type": "string"}, "phone": {"type": "string"}},
+}
+
+OPENAPI["paths"].update(
+    {
+        "/api/v1/collections": _op(
+            "post",
+            "Record a weighing (collector token); the same key replays, another body is 409",
+            body=_COLLECTION,
+            ok="201",
+            response={
+                "type": "object",
+                "required": ["id", "credited_kobo", "household_id"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "credited_kobo": {"type": "integer"},
+                    "household_id": {"type": "integer"},
+                    "status": {"type": "string", "enum": ["credited", "capped"]},
+                },
+            },
+        ),
+        "/api/v1/households/{id}/balance": _op(
+            "get",
+            "A household's posted, held and available credit",
+            params=_ID,
+            response={
+                "type": "object",
+                "properties": {
+                    k: {"type": "integer"}
+                    for k in (
+                        "household_id",
+                        "posted_kobo",
+                        "held_kobo",
+                        "available_kobo",
+                    )
+                },
+            },
+        ),
+        "/api/v1/ledger/trial-balance": _op(
+            "get", "Signed balance per account (debit-normal positive); total_kobo is 0"
+        ),
+        "/api/v1/payouts": _op(
+            "get",
+            "Payouts by status",
+            params=[
+                *_PAGING,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {
+                        "type": "string",
+                        "enum": [
+                            "held",
+                            "submitted",
+                            "succeeded",
+                            "failed",
+                            "released",
+                        ],
+                    },
+                },
+            ],
+        ),
+        "/api/v1/rates": {
+            **_op("get", "Every rate version"),
+            **_op(
+                "put",
+                "Add or replace the rate for (material, effective_from)",
+                body={
+                    "type": "object",
+                    "required": ["material", "kobo_per_kg", "effective_from"],
+                    "properties": {
+                        "material": {"type": "string"},
+                        "kobo_per_kg": {"type": "integer", "minimum": 0},
+                        "effective_from": {"type": "string", "format": "date"},
+                    },
+                },
+            ),
+        },
+        "/api/v1/disputes": _op(
+            "get", "Disputed receipts (WRONG replies)", params=_PAGING
+        ),
+        "/api/v1/disputes/{id}/resolve": _op(
+            "post",
+            "Correct the weighing with a reversing transfer",
+            params=_ID,
+            body={
+                "type": "object",
+                "required": ["weighing_id", "amount_kobo"],
+                "properties": {
+                    "weighing_id": {"type": "integer"},
+                    "amount_kobo": {"type": "integer", "minimum": 1},
+                    "note": {"type": "string"},
+                },
+            },
+        ),
+        "/api/v1/shops": _op("post", "Register a partner shop", body=_NAMED, ok="201"),
+        "/api/v1/collectors": _op(
+            "post", "Register a collector", body=_NAMED, ok="201"
+        ),
+        "/api/v1/reconcile": _op(
+            "post",
+            "Reconcile a provider statement (CSV body; ?provider=sandbox)",
+            params=[{"name": "provider", "in": "query", "schema": {"type": "string"}}],
+        ),
+        "/api/v1/sandbox/statement.csv": _op(
+            "get", "The sandbox provider's statement (CSV)"
+        ),
+    }
+)
