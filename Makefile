@@ -25,6 +25,7 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy service webhooks routes_planner
 	$(BIN)/python -m pytest -q
 
 fmt: $(STAMP)
