@@ -232,9 +232,9 @@ def write_requests(path: Path, traffic: Traffic, token: str, url: str) -> None:
 # wrk
 # ---------------------------------------------------------------------------
 
-# Thread t (1-based) of n sends lines t, t+n, t+2n... starting after `offset`
-# lines of its own (those the warm-up already sent), so no MessageSid is reused
-# unless the file runs out ("wrapped" is reported).
+# wrk thread t (1-based) of n sends the file's lines t-1, t-1+n, t-1+2n... (0-based),
+# skipping the first `offset` of its own (those the warm-up sent), so no MessageSid
+# is sent twice unless the file runs out ("wrapped" is reported).
 WRK_LUA = r"""
 local threads = {}
 local counter = 1
@@ -535,7 +535,16 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
+        try:
+            self._wait_ready(timeout=60)
+        except BaseException:  # Ctrl-C or a failed start: never leave it running
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.port}{self.ready_path}"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -543,12 +552,11 @@ class Server:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
-                        return self
+                        return
             except (OSError, urllib.error.URLError):
                 pass
             time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready in 60 s:\n{self.tail()}")
+        raise RuntimeError(f"{self.name} not ready in {timeout:g} s:\n{self.tail()}")
 
     def __exit__(self, *_: object) -> None:
         self.stop()
