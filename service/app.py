@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 @web.middleware
 async def errors_and_metrics(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
     """JSON errors under /api; never a bare 500 for bad input; latency histogram."""
     started = time.perf_counter()

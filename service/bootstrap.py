@@ -21,6 +21,7 @@ from service.domain.commands import (
     RecordPayoutResult,
     RegisterCollector,
     RegisterShop,
+    RequestRedemption,
     ReverseWeighing,
     SendSms,
     SetRate,
@@ -176,6 +177,9 @@ def build(
             ExpireHolds: partial(money.expire_holds, clock=clock),
             ReverseWeighing: partial(money.reverse_weighing, clock=clock),
             RegisterShop: partial(money.register_shop, clock=clock, settings=settings),
+            RequestRedemption: partial(
+                money.request_redemption, clock=clock, settings=settings
+            ),
             RegisterCollector: partial(
                 money.register_collector, clock=clock, settings=settings
             ),

@@ -190,7 +190,7 @@ async def _apply(
             await uow.households.set_status_by_phone(phone, "active", now)
         case model.Redeem(kind=kind, amount_kobo=amount):
             assert household_id is not None
-            reply = await money.redeem(
+            result = await money.redeem(
                 uow,
                 household_id=household_id,
                 phone=phone,
@@ -200,7 +200,7 @@ async def _apply(
                 clock=clock,
                 settings=settings,
             )
-            return household_id, reply
+            return household_id, result.reply
         case model.ClaimVoucher(code=code):
             return household_id, await money.claim_voucher(
                 uow, phone=phone, code=code, clock=clock

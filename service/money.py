@@ -18,6 +18,7 @@ from service.domain.commands import (
     RecordPayoutResult,
     RegisterCollector,
     RegisterShop,
+    RequestRedemption,
     ReverseWeighing,
     SetRate,
 )
@@ -138,7 +139,9 @@ async def weigh(
         raise InvalidInput("a weighing needs at least one item")
     for material, grams in cmd.items:
         if material not in MATERIALS:
-            raise InvalidInput(f"material must be one of {', '.join(sorted(MATERIALS))}")
+            raise InvalidInput(
+                f"material must be one of {', '.join(sorted(MATERIALS))}"
+            )
         if grams <= 0 or grams > 1_000_000:
             raise InvalidInput("each item weighs more than 0 and at most 1,000 kg")
     pickup = await db.pickup_by_code(conn, cmd.pickup_code)
@@ -240,6 +243,28 @@ def _provider_for(kind: str, settings: Settings) -> str:
     return settings.airtime_provider if kind == "airtime" else settings.payout_provider
 
 
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """What a redemption request came to; `reply` is the household's SMS."""
+
+    status: str  # accepted | below_minimum | paused | insufficient
+    reply: str
+    kind: str
+    amount_kobo: int
+    reference: str | None = None
+    voucher_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "kind": self.kind,
+            "amount_kobo": self.amount_kobo,
+            "reference": self.reference,
+            "voucher_code": self.voucher_code,
+            "message": self.reply,
+        }
+
+
 async def redeem(
     uow: UnitOfWork,
     *,
@@ -250,8 +275,8 @@ async def redeem(
     amount_kobo: int,
     clock: Clock,
     settings: Settings,
-) -> str:
-    """Hold the amount and queue the payout (or issue a voucher); returns the reply.
+) -> Redemption:
+    """Hold the amount and queue the payout (or issue a voucher).
 
     Payouts go only to the number enrolled at JOIN: nothing in an SMS can redirect one.
     """
@@ -260,13 +285,16 @@ async def redeem(
     ledger = Ledger(conn)
     account = acc.household(household_id)
     if amount_kobo < settings.min_redemption_kobo:
-        return render(
+        text = render(
             "below_minimum", language, amount=format_naira(settings.min_redemption_kobo)
         )
+        return Redemption("below_minimum", text, kind, amount_kobo)
     if kind != "voucher":
         spent_today = await db.paid_out_since(conn, local_midnight(clock, now))
         if spent_today + amount_kobo > settings.payout_daily_cap_kobo:
-            return render("payouts_paused", language)
+            return Redemption(
+                "paused", render("payouts_paused", language), kind, amount_kobo
+            )
     reference = str(uuid.uuid4())
     destination = acc.VOUCHERS_OUTSTANDING
     if kind != "voucher":
@@ -281,7 +309,8 @@ async def redeem(
         )
     except InsufficientFunds:
         balance = await ledger.balance(account)
-        return render("insufficient", language, balance=format_naira(balance.available))
+        text = render("insufficient", language, balance=format_naira(balance.available))
+        return Redemption("insufficient", text, kind, amount_kobo)
     left = format_naira((await ledger.balance(account)).available)
     amount = format_naira(amount_kobo)
     if kind == "voucher":
@@ -298,7 +327,7 @@ async def redeem(
             created_at=now,
         )
         date_text = expires.astimezone(clock.tz).strftime("%d %b")
-        return render(
+        text = render(
             "redeem_voucher",
             language,
             code=code,
@@ -306,6 +335,7 @@ async def redeem(
             date=date_text,
             balance=left,
         )
+        return Redemption("accepted", text, kind, amount_kobo, voucher_code=code)
     await db.add_payout(
         conn,
         reference=reference,
@@ -322,7 +352,72 @@ async def redeem(
         created_at=now,
     )
     key = "redeem_airtime" if kind == "airtime" else "redeem_cashout"
-    return render(key, language, amount=amount, balance=left)
+    text = render(key, language, amount=amount, balance=left)
+    return Redemption("accepted", text, kind, amount_kobo, reference=reference)
+
+
+async def request_redemption(
+    cmd: RequestRedemption, uow: UnitOfWork, *, clock: Clock, settings: Settings
+) -> Redemption:
+    """A redemption through the operator API, idempotent by the client's key."""
+    if cmd.kind not in ("airtime", "mobile_money", "voucher"):
+        raise InvalidInput("kind must be airtime, mobile_money or voucher")
+    if cmd.amount_kobo <= 0:
+        raise InvalidInput("amount_kobo must be positive")
+    content = fingerprint(
+        {"household": cmd.household_id, "kind": cmd.kind, "amount": cmd.amount_kobo}
+    )
+    async with uow:
+        seen = await db.claim_key(
+            uow.conn,
+            scope="redeem",
+            key=cmd.idempotency_key,
+            fingerprint=content,
+            now=clock.now(),
+        )
+        if seen is not None:
+            if seen.fingerprint != content:
+                raise IdempotencyConflict(
+                    "this idempotency_key was used for another request"
+                )
+            if seen.response is None:
+                raise Conflict("the first request with this key has no answer yet")
+            stored = json.loads(seen.response)
+            return Redemption(
+                stored["status"],
+                stored["message"],
+                stored["kind"],
+                stored["amount_kobo"],
+                stored["reference"],
+                stored["voucher_code"],
+            )
+        household = await db.household(uow.conn, cmd.household_id)
+        if household is None:
+            raise NotFound(f"no household {cmd.household_id}")
+        result = await redeem(
+            uow,
+            household_id=household.id,
+            phone=household.phone,
+            language=household.language,
+            kind=cmd.kind,
+            amount_kobo=cmd.amount_kobo,
+            clock=clock,
+            settings=settings,
+        )
+        uow.emit(
+            SmsQueued(
+                household.phone, result.reply, key=f"redeem-api:{cmd.idempotency_key}"
+            )
+        )
+        await db.save_answer(
+            uow.conn,
+            scope="redeem",
+            key=cmd.idempotency_key,
+            status_code=201,
+            response=json.dumps(result.to_json()),
+        )
+        await uow.commit()
+    return result
 
 
 async def claim_voucher(uow: UnitOfWork, *, phone: str, code: str, clock: Clock) -> str:

@@ -15,6 +15,7 @@ from service.domain.commands import (
     LogWeights,
     RegisterCollector,
     RegisterShop,
+    RequestRedemption,
     ReverseWeighing,
     SetRate,
 )
@@ -178,6 +179,34 @@ async def get_balance(request: web.Request) -> web.Response:
 
 
 @requires("operator")
+async def post_redemption(request: web.Request) -> web.Response:
+    """Redeem a household's credit as airtime, mobile money or a voucher."""
+    body = await _json_body(request)
+    try:
+        household_id = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(
+            400, "invalid_parameter", "household id must be an integer"
+        ) from None
+    kind, amount, key = (
+        body.get("kind"),
+        body.get("amount_kobo"),
+        body.get("idempotency_key"),
+    )
+    if kind not in ("airtime", "mobile_money", "voucher"):
+        raise ApiError(
+            400, "invalid_body", "kind must be airtime, mobile_money or voucher"
+        )
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ApiError(400, "invalid_body", "amount_kobo must be a positive integer")
+    if not isinstance(key, str) or not 1 <= len(key) <= 120:
+        raise ApiError(400, "invalid_body", "idempotency_key must be 1-120 characters")
+    result = await run(request, RequestRedemption(household_id, kind, amount, key))
+    status = 201 if result.status == "accepted" else 409
+    return web.json_response(result.to_json(), status=status)
+
+
+@requires("operator")
 async def get_trial_balance(request: web.Request) -> web.Response:
     """Every account's signed balance (debit-normal positive); the total is 0."""
     return web.json_response(await request.app[DEPS].money.trial_balance())
@@ -330,6 +359,7 @@ async def sandbox_statement(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/collections", post_collection)
     app.router.add_get("/api/v1/households/{id}/balance", get_balance)
+    app.router.add_post("/api/v1/households/{id}/redemptions", post_redemption)
     app.router.add_get("/api/v1/ledger/trial-balance", get_trial_balance)
     app.router.add_get("/api/v1/payouts", list_payouts)
     app.router.add_get("/api/v1/rates", get_rates)

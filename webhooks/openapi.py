@@ -272,6 +272,24 @@ OPENAPI["paths"].update(
                 },
             },
         ),
+        "/api/v1/households/{id}/redemptions": _op(
+            "post",
+            "Redeem credit (airtime, mobile_money, voucher); 409 when refused",
+            params=_ID,
+            ok="201",
+            body={
+                "type": "object",
+                "required": ["kind", "amount_kobo", "idempotency_key"],
+                "properties": {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["airtime", "mobile_money", "voucher"],
+                    },
+                    "amount_kobo": {"type": "integer", "minimum": 1},
+                    "idempotency_key": {"type": "string"},
+                },
+            },
+        ),
         "/api/v1/ledger/trial-balance": _op(
             "get", "Signed balance per account (debit-normal positive); total_kobo is 0"
         ),

@@ -125,3 +125,13 @@ class RegisterShop(Command):
 class RegisterCollector(Command):
     name: str
     phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRedemption(Command):
+    """An operator redeems a household's credit; the key makes a retry safe."""
+
+    household_id: int
+    kind: str  # airtime | mobile_money | voucher
+    amount_kobo: int
+    idempotency_key: str

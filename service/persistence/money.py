@@ -164,6 +164,16 @@ async def pickup_by_code(conn: AsyncConnection, code: str) -> Any:
     ).first()
 
 
+async def household(conn: AsyncConnection, household_id: int) -> Any:
+    return (
+        await conn.execute(
+            sa.select(households.c.id, households.c.phone, households.c.language).where(
+                households.c.id == household_id
+            )
+        )
+    ).first()
+
+
 async def set_pickup_status(
     conn: AsyncConnection, pickup_id: int, status: str, now: datetime
 ) -> None:

@@ -172,7 +172,6 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
-
 class Account(SQLModel, table=True):
     """A ledger account; households and shops keep cached balances here.
 
@@ -209,7 +208,9 @@ class LedgerTransfer(SQLModel, table=True):
     __tablename__ = "transfers"
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
-        sa.CheckConstraint("debit_account <> credit_account", name="ck_transfers_two_sides"),
+        sa.CheckConstraint(
+            "debit_account <> credit_account", name="ck_transfers_two_sides"
+        ),
         sa.Index("ix_transfers_debit", "debit_account", "state"),
         sa.Index("ix_transfers_credit", "credit_account", "state"),
         sa.Index("ix_transfers_pending_timeout", "state", "timeout_at"),

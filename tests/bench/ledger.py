@@ -1,4 +1,4 @@
-"""Credited weighings per second through the real LogWeights handler, SQLite and PostgreSQL."""
+"""Credited weighings per second through the real handler, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

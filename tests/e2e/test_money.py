@@ -709,3 +709,39 @@ async def test_reconcile_api_against_sandbox_statement(
     assert report["matched"] == 2 and len(report["amount_mismatch"]) == 1
     resp = await client.post("/api/v1/reconcile", data="nonsense", headers=operator)
     assert resp.status == 400
+
+
+async def test_operator_api_redemption(
+    client: Any,
+    text: Any,
+    deps: Any,
+    clock: Any,
+    rates: None,
+    collector: Any,
+    operator: Any,
+    fake_sms: Any,
+) -> None:
+    """POST /api/v1/households/{id}/redemptions holds once per key; refusals are 409 with the reason."""
+    _, household_id = await credited(text, deps, client, clock, collector)
+    path = f"/api/v1/households/{household_id}/redemptions"
+    body = {"kind": "mobile_money", "amount_kobo": 60000, "idempotency_key": "r-1"}
+    first = await client.post(path, json=body, headers=operator)
+    again = await client.post(path, json=body, headers=operator)
+    assert first.status == again.status == 201
+    assert (await first.json()) == (await again.json())
+    assert (await first.json())["reference"]
+    resp = await client.post(path, json={**body, "amount_kobo": 1}, headers=operator)
+    assert resp.status == 409
+    resp = await client.post(
+        path, json={**body, "idempotency_key": "r-2"}, headers=operator
+    )
+    assert resp.status == 409 and (await resp.json())["status"] == "insufficient"
+    assert (
+        await client.post(
+            "/api/v1/households/999/redemptions",
+            json={**body, "idempotency_key": "r-3"},
+            headers=operator,
+        )
+    ).status == 404
+    assert (await deps.money.balance(household_id))["held_kobo"] == 60000
+    assert len((await deps.money.payouts()).items) == 1
