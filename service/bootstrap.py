@@ -8,31 +8,39 @@ from functools import partial
 
 import httpx
 
-from service import handlers, money
+from service import handlers, money, planning
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
 from service.dispatcher import Dispatcher
 from service.domain.commands import (
+    AddBike,
+    AddHub,
     CreateApiToken,
     ExpireHolds,
     InboundSms,
+    LocateHouseholds,
     LogWeights,
+    PinLocation,
+    PlanDay,
     RecordDeliveryStatus,
     RecordPayoutResult,
     RegisterCollector,
     RegisterShop,
     RequestRedemption,
     ReverseWeighing,
+    SendReminders,
     SendSms,
     SetRate,
+    SetWeeklyDay,
 )
 from service.gateways import PayoutProvider, SmsGateway
+from service.gateways.geocoding import Geocoder, GeopyGeocoder, NoGeocoder
 from service.metrics import Metrics
 from service.payout_dispatcher import PayoutDispatcher
 from service.persistence.db import Database, create_database
 from service.settings import Settings
 from service.unit_of_work import SqlUnitOfWork, UnitOfWork
-from service.views import MoneyViews, Views
+from service.views import MoneyViews, PlanningViews, Views
 
 ALL_BACKGROUND = ("dispatcher", "payouts", "scheduler", "sandbox")
 
@@ -47,6 +55,7 @@ class Deps:
     bus: MessageBus
     views: Views
     money: MoneyViews
+    planning: PlanningViews
     metrics: Metrics
     sms: SmsGateway
     dispatcher: Dispatcher
@@ -142,6 +151,7 @@ def build(
     db: Database | None = None,
     http: httpx.AsyncClient | None = None,
     payouts: dict[str, PayoutProvider] | None = None,
+    geocoder: Geocoder | None = None,
     background: list[str] | None = None,
 ) -> Deps:
     """Wire the service; pass fakes for any port to replace the real one."""
@@ -153,6 +163,14 @@ def build(
         sms = make_sms_gateway(settings, http)
     if payouts is None:
         payouts = make_payout_providers(settings, db, clock, http)
+    if geocoder is None:
+        geocoder = (
+            NoGeocoder()
+            if settings.geocoder == "none"
+            else GeopyGeocoder(
+                settings.geocoder, user_agent=settings.geocoder_user_agent
+            )
+        )
 
     def uow_factory() -> UnitOfWork:
         return SqlUnitOfWork(
@@ -177,6 +195,24 @@ def build(
             ExpireHolds: partial(money.expire_holds, clock=clock),
             ReverseWeighing: partial(money.reverse_weighing, clock=clock),
             RegisterShop: partial(money.register_shop, clock=clock, settings=settings),
+            PlanDay: partial(
+                planning.plan_day,
+                clock=clock,
+                settings=settings,
+                db=db,
+                uow_factory=uow_factory,
+            ),
+            SendReminders: partial(planning.send_reminders, clock=clock),
+            LocateHouseholds: partial(
+                planning.locate_households,
+                clock=clock,
+                settings=settings,
+                geocoder=geocoder,
+            ),
+            AddHub: partial(planning.add_hub, clock=clock),
+            AddBike: partial(planning.add_bike, clock=clock),
+            PinLocation: partial(planning.pin_location, clock=clock),
+            SetWeeklyDay: partial(planning.set_weekly_day, clock=clock),
             RequestRedemption: partial(
                 money.request_redemption, clock=clock, settings=settings
             ),
@@ -201,6 +237,7 @@ def build(
         bus=bus,
         views=Views(db),
         money=MoneyViews(db),
+        planning=PlanningViews(db),
         metrics=metrics,
         sms=sms,
         dispatcher=dispatcher,

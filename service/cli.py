@@ -119,6 +119,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from service.bootstrap import build
+    from service.domain.commands import PlanDay
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise SystemExit(
+            f"recoop: --date must be YYYY-MM-DD, not {args.date!r}"
+        ) from None
+    settings = _settings()
+
+    async def run() -> dict[str, object]:
+        await ensure_schema(settings)
+        deps = build(settings, background=[])
+        try:
+            summary = await deps.bus.handle(PlanDay(day, seconds=args.seconds))
+            # Send the texts now rather than waiting for a running server to do it.
+            while await deps.dispatcher.run_once():
+                pass
+            result: dict[str, object] = summary.to_json()
+            return result
+        finally:
+            await deps.close()
+
+    summary = asyncio.run(run())
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -202,6 +235,11 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=["operator", "collector"], required=True)
     create.add_argument("--name", default="")
     create.set_defaults(func=cmd_token_create)
+
+    plan = sub.add_parser("plan", help="plan a day's rounds from open pickup requests")
+    plan.add_argument("--date", required=True, help="YYYY-MM-DD")
+    plan.add_argument("--seconds", type=float, default=None, help="solver time budget")
+    plan.set_defaults(func=cmd_plan)
 
     rec = sub.add_parser("reconcile", help="match a provider statement against payouts")
     rec.add_argument("--provider", required=True)

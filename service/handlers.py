@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from service import money, phones
 from service.clock import Clock
-from service.domain import model
+from service.domain import model, pluscodes
 from service.domain import sms_parser as parser
 from service.domain.commands import (
     CreateApiToken,
@@ -165,7 +165,12 @@ async def _apply(
     match change:
         case model.CreateHousehold(name=name, address=address, language=lang):
             household_id = await uow.households.add(
-                phone=phone, name=name, address=address, language=lang, now=now
+                phone=phone,
+                name=name,
+                address=address,
+                language=lang,
+                now=now,
+                location=pluscodes.find_in_text(address),
             )
             uow.emit(HouseholdJoined(household_id, phone))
         case model.CreatePickup(code=code):
@@ -181,6 +186,9 @@ async def _apply(
         case model.SetLanguage(language=lang):
             assert household_id is not None
             await uow.households.set_language(household_id, lang, now)
+        case model.SetWeekly(weekday=weekday):
+            assert household_id is not None
+            await uow.households.set_weekly(household_id, weekday, now)
         case model.OptOut(word=word):
             await uow.opt_outs.add(phone, word, now)
             await uow.households.set_status_by_phone(phone, "opted_out", now)

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     momo_api_user: str = ""
     momo_api_key: SecretStr = SecretStr("")
     momo_target_environment: str = "sandbox"
+    # Planning: the evening job, the morning reminder (local times), the solver budget.
+    plan_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reminder_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    plan_seconds: float = Field(default=10.0, gt=0, le=600)
+    # Geocoding JOIN addresses: "none" (plus codes and GPS pins only) or a geopy
+    # service name such as "nominatim"; results are cached in the database.
+    geocoder: str = "none"
+    geocoder_user_agent: str = "recoop (operator contact not set)"
+    geocode_suffix: str = ", Lagos, Nigeria"
     kobo_username: str = ""
     kobo_password: SecretStr = SecretStr("")
 

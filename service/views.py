@@ -412,3 +412,64 @@ class MoneyViews:
                 )
             )
         return summary
+
+
+class PlanningViews:
+    """Read-side queries for hubs, bikes, rounds and unlocated households."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def hubs(self) -> list[dict[str, Any]]:
+        from service.persistence.tables import hubs
+
+        rows = await Views(self.db)._rows(sa.select(hubs).order_by(hubs.c.id))
+        return [{"id": r.id, "name": r.name, "lat": r.lat, "lon": r.lon} for r in rows]
+
+    async def bikes(self) -> list[dict[str, Any]]:
+        from service.persistence.tables import bikes
+
+        rows = await Views(self.db)._rows(sa.select(bikes).order_by(bikes.c.id))
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "hub_id": r.hub_id,
+                "capacity_kg": r.capacity_kg,
+                "shift_start_min": r.shift_start_min,
+                "shift_end_min": r.shift_end_min,
+                "speed_kmh": r.speed_kmh,
+                "collector_id": r.collector_id,
+                "active": r.active,
+            }
+            for r in rows
+        ]
+
+    async def rounds(self, day: Any) -> list[dict[str, Any]]:
+        from service.persistence.planning import rounds_for
+
+        async with self.db.reader.connect() as conn:
+            return await rounds_for(conn, day)
+
+    async def unlocated(self) -> list[dict[str, Any]]:
+        rows = await Views(self.db)._rows(
+            sa.select(
+                households.c.id,
+                households.c.phone,
+                households.c.name,
+                households.c.address,
+                households.c.location_source,
+            )
+            .where(households.c.lat.is_(None))
+            .order_by(households.c.id)
+        )
+        return [
+            {
+                "id": r.id,
+                "phone": r.phone,
+                "name": r.name,
+                "address": r.address,
+                "location_source": r.location_source,
+            }
+            for r in rows
+        ]

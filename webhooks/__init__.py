@@ -7,6 +7,7 @@ from aiohttp import web
 from webhooks import (
     africastalking,
     api_money,
+    api_rounds,
     api_v1,
     health,
     kobo,
@@ -30,3 +31,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/webhooks/kobo/collections", kobo.kobo_collection)
     api_v1.setup(app)
     api_money.setup(app)
+    api_rounds.setup(app)

@@ -361,3 +361,100 @@ OPENAPI["paths"].update(
         ),
     }
 )
+
+_HUB = {
+    "type": "object",
+    "required": ["name", "lat", "lon"],
+    "properties": {
+        "name": {"type": "string"},
+        "lat": {"type": "number"},
+        "lon": {"type": "number"},
+    },
+}
+_BIKE = {
+    "type": "object",
+    "required": ["name", "hub_id", "capacity_kg"],
+    "properties": {
+        "name": {"type": "string"},
+        "hub_id": {"type": "integer"},
+        "capacity_kg": {"type": "number"},
+        "shift_start": {"type": "string", "example": "08:00"},
+        "shift_end": {"type": "string", "example": "16:00"},
+        "speed_kmh": {"type": "number"},
+        "collector_id": {"type": ["integer", "null"]},
+    },
+}
+_DAY = {
+    "type": "object",
+    "properties": {
+        "day": {"type": "string", "format": "date"},
+        "seconds": {"type": "number"},
+    },
+}
+OPENAPI["paths"].update(
+    {
+        "/api/v1/hubs": {
+            **_op("get", "Hubs"),
+            **_op("post", "Add a hub", body=_HUB, ok="201"),
+        },
+        "/api/v1/bikes": {
+            **_op("get", "Bikes"),
+            **_op("post", "Add a bike", body=_BIKE, ok="201"),
+        },
+        "/api/v1/plan": _op(
+            "post",
+            "Plan a day's rounds now and text households and collectors",
+            body=_DAY,
+        ),
+        "/api/v1/rounds": _op(
+            "get",
+            "A day's rounds with stops in visiting order",
+            params=[
+                {
+                    "name": "day",
+                    "in": "query",
+                    "schema": {"type": "string", "format": "date"},
+                }
+            ],
+        ),
+        "/api/v1/rounds/replan": _op(
+            "post",
+            "A bike dropped out: re-plan its remaining stops over the others",
+            body={
+                "type": "object",
+                "required": ["bike_id"],
+                "properties": {
+                    "bike_id": {"type": "integer"},
+                    "day": {"type": "string", "format": "date"},
+                },
+            },
+        ),
+        "/api/v1/households/unlocated": _op(
+            "get", "Households without a usable location"
+        ),
+        "/api/v1/households/{id}/location": _op(
+            "post",
+            "Pin a household's GPS location",
+            params=_ID,
+            body={
+                "type": "object",
+                "required": ["lat", "lon"],
+                "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+            },
+        ),
+        "/api/v1/households/{id}/weekly": _op(
+            "put",
+            "Set the standing weekly pickup day",
+            params=_ID,
+            body={
+                "type": "object",
+                "properties": {
+                    "weekday": {
+                        "type": ["string", "null"],
+                        "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun", None],
+                    }
+                },
+            },
+        ),
+    }
+)

@@ -135,3 +135,65 @@ class RequestRedemption(Command):
     kind: str  # airtime | mobile_money | voucher
     amount_kobo: int
     idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDay(Command):
+    """Plan `day`'s rounds from open requests and weekly subscriptions.
+
+    `without_bikes` and `from_min` re-plan during the day: those bikes dropped out
+    and nothing is scheduled before `from_min` (minutes after local midnight).
+    """
+
+    day: date
+    seconds: float | None = None
+    without_bikes: tuple[int, ...] = ()
+    from_min: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReminders(Command):
+    """The morning reminder to every household scheduled on `day`."""
+
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class LocateHouseholds(Command):
+    """Geocode households that have no location yet (cached; failures to operators)."""
+
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AddHub(Command):
+    name: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class AddBike(Command):
+    name: str
+    hub_id: int
+    capacity_kg: float
+    shift_start_min: int = 8 * 60
+    shift_end_min: int = 16 * 60
+    speed_kmh: float = 12.0
+    collector_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PinLocation(Command):
+    """A collector's GPS pin (or an operator's fix) replaces a rough location."""
+
+    household_id: int
+    lat: float
+    lon: float
+    source: str = "gps"
+
+
+@dataclass(frozen=True, slots=True)
+class SetWeeklyDay(Command):
+    household_id: int
+    weekday: int | None

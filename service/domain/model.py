@@ -64,6 +64,11 @@ class OptIn:
 
 
 @dataclass(frozen=True, slots=True)
+class SetWeekly:
+    weekday: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Redeem:
     kind: str  # airtime | mobile_money | voucher
     amount_kobo: int
@@ -91,7 +96,17 @@ class CollectorMiss:
     reason: str
 
 
+WEEKDAYS = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
 _USAGE = {
+    "WEEKLY": "weekly_usage",
     "JOIN": "join_usage",
     "LANG": "lang_usage",
     "CLAIM": "claim_usage",
@@ -104,6 +119,7 @@ Change = (
     | CreatePickup
     | CancelPickup
     | SetLanguage
+    | SetWeekly
     | OptOut
     | OptIn
     | Redeem
@@ -221,6 +237,10 @@ def decide(
             return answer("insufficient", Redeem("mobile_money", amount), balance="")
         case p.Voucher(amount_kobo=amount):
             return answer("insufficient", Redeem("voucher", amount), balance="")
+        case p.Weekly(weekday=None):
+            return answer("weekly_off", SetWeekly(None))
+        case p.Weekly(weekday=int() as weekday):
+            return answer("weekly_set", SetWeekly(weekday), weekday=WEEKDAYS[weekday])
         case p.Wrong(note=note):
             return answer("dispute_received", OpenDispute(note))
         case _:

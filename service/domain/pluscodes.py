@@ -43,3 +43,45 @@ def decode(code: str) -> tuple[float, float]:
         lon_v = lon_v * 20 + ALPHABET.index(digits[i + 1])
     half = 0.5 / _PAIR_RESOLUTION
     return lat_v / _PAIR_RESOLUTION - 90 + half, lon_v / _PAIR_RESOLUTION - 180 + half
+
+
+_SHORT = re.compile(r"^[23456789CFGHJMPQRVWX]{2,8}\+[23456789CFGHJMPQRVWX]{2}$")
+_IN_TEXT = re.compile(
+    r"[23456789CFGHJMPQRVWX]{2,8}\+[23456789CFGHJMPQRVWX]{2}", re.IGNORECASE
+)
+# Lagos Island, the reference for short codes people type ("G95C+RC Yaba").
+LAGOS = (6.4550, 3.3941)
+
+
+def recover_nearest(code: str, ref_lat: float, ref_lon: float) -> tuple[float, float]:
+    """The centre of a short code ("G95C+RC"), taken as the cell nearest the reference."""
+    code = code.strip().upper()
+    if is_full_code(code):
+        return decode(code)
+    if not _SHORT.match(code) or code.index("+") % 2:
+        raise ValueError(f"not a plus code: {code!r}")
+    padding = 8 - code.index("+")
+    resolution = 20.0 ** (2 - padding / 2)
+    lat, lon = decode(encode(ref_lat, ref_lon)[:padding] + code)
+    half = resolution / 2
+    if ref_lat + half < lat and lat - resolution >= -90:
+        lat -= resolution
+    elif ref_lat - half > lat and lat + resolution <= 90:
+        lat += resolution
+    if ref_lon + half < lon:
+        lon -= resolution
+    elif ref_lon - half > lon:
+        lon += resolution
+    return lat, lon
+
+
+def find_in_text(
+    text: str, near: tuple[float, float] = LAGOS
+) -> tuple[float, float] | None:
+    """The location of the first plus code in an address, or None."""
+    for match in _IN_TEXT.finditer(text):
+        try:
+            return recover_nearest(match.group(0), *near)
+        except ValueError:
+            continue
+    return None

@@ -19,6 +19,11 @@ WORST_CASE: dict[str, str] = {
     "kg": "9,999.999",
     "ref": "RCP-KQ7XW2MH",
     "date": "31 Dec",
+    "day": "Wed 30 Sep",
+    "window": "10:30-12:30",
+    "count": "999",
+    "link": "https://recoop.example.org/collector?round=123456",
+    "weekday": "Wednesday",
     # log_problem: the longest problem text the service ever fills in
     "problem": "no rate is set for SACHET on that date",
 }
@@ -515,6 +520,56 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "yo": "A ti ko sile: pickup {code} ko sele.",
         "ha": "An lura: ba a yi pickup {code} ba.",
         "ig": "Edeturu: pickup {code} emeghi.",
+    },
+    # --- planning: schedules, reminders, rounds, weekly pickups ------------------
+    "pickup_scheduled": {
+        "en": "Recoop pickup: {day}, between {window}. Code {code}. Keep your bottles, cans and sachets ready. CANCEL if you cannot.",
+        "pcm": "Recoop pickup: {day}, between {window}. Code {code}. Make your bottles, cans and sachets dey ready. CANCEL if you no fit.",
+        "yo": "Recoop pickup: {day}, laarin {window}. Koodu {code}. E pese igo, agolo ati ora yin sile. CANCEL ti e ko ba le.",
+        "ha": "Recoop pickup: {day}, tsakanin {window}. Lamba {code}. Ka shirya kwalabe, gwangwani da leda. CANCEL idan ba za ka iya ba.",
+        "ig": "Recoop pickup: {day}, n'etiti {window}. Koodu {code}. Kwadebe karama, kom na nylon gi. CANCEL ma i nweghi ike.",
+    },
+    "pickup_reminder": {
+        "en": "Reminder: Recoop collects from you today between {window}. Code {code}.",
+        "pcm": "Reminder: Recoop go come carry today between {window}. Code {code}.",
+        "yo": "Iranti: Recoop yoo wa gbe loni laarin {window}. Koodu {code}.",
+        "ha": "Tunatarwa: Recoop za ta zo ta dauka yau tsakanin {window}. Lamba {code}.",
+        "ig": "Ncheta: Recoop ga-abia ibu ya taa n'etiti {window}. Koodu {code}.",
+    },
+    "collector_round": {
+        "en": "Your Recoop round {day}: {count} stops. Open {link}",
+        "pcm": "Your Recoop round {day}: {count} stops. Open {link}",
+        "yo": "Irin Recoop yin {day}: iduro {count}. Si {link}",
+        "ha": "Zagayen Recoop naka {day}: tasha {count}. Bude {link}",
+        "ig": "Njem Recoop gi {day}: ebe {count}. Mepee {link}",
+    },
+    "weekly_set": {
+        "en": "Done: Recoop will collect from you every {weekday}. Text WEEKLY OFF to stop.",
+        "pcm": "E don set: Recoop go dey come every {weekday}. Text WEEKLY OFF to stop am.",
+        "yo": "O ti di: Recoop yoo maa wa gbe ni gbogbo {weekday}. E fi WEEKLY OFF ranse lati da duro.",
+        "ha": "An gama: Recoop za ta rika zuwa kowace {weekday}. Tura WEEKLY OFF don dainawa.",
+        "ig": "O dila: Recoop ga na-abia kwa {weekday}. Ziga WEEKLY OFF iji kwusi ya.",
+    },
+    "weekly_off": {
+        "en": "Your weekly Recoop pickup is stopped. Text PICKUP when you have something.",
+        "pcm": "We don stop your weekly pickup. Text PICKUP when you get something.",
+        "yo": "A ti da pickup ose yin duro. E fi PICKUP ranse nigba ti e ba ni nkan.",
+        "ha": "An dakatar da pickup na mako. Tura PICKUP idan kana da wani abu.",
+        "ig": "Akwusiri pickup izu gi. Ziga PICKUP mgbe i nwere ihe.",
+    },
+    "weekly_usage": {
+        "en": "Text WEEKLY and a day for a pickup every week, e.g. WEEKLY MON. WEEKLY OFF stops it.",
+        "pcm": "Text WEEKLY plus day for pickup every week, e.g. WEEKLY MON. WEEKLY OFF go stop am.",
+        "yo": "E fi WEEKLY ati ojo ranse fun pickup ose kookan, apeere WEEKLY MON. WEEKLY OFF da duro.",
+        "ha": "Tura WEEKLY da rana don pickup kowane mako, misali WEEKLY MON. WEEKLY OFF na dainawa.",
+        "ig": "Ziga WEEKLY na ubochi maka pickup kwa izu, dika WEEKLY MON. WEEKLY OFF ga-akwusi ya.",
+    },
+    "pickup_postponed": {
+        "en": "Sorry, Recoop cannot come today as planned. We will text you a new day soon. Code {code}.",
+        "pcm": "Sorry, Recoop no fit come today as we plan. We go text you new day soon. Code {code}.",
+        "yo": "E ma binu, Recoop ko le wa loni bi a ti seto. A o fi ojo tuntun ranse laipe. Koodu {code}.",
+        "ha": "Yi hakuri, Recoop ba za ta iya zuwa yau ba. Za mu aiko da sabuwar rana nan ba da jimawa ba. Lamba {code}.",
+        "ig": "Ndo, Recoop agaghi abia taa dika e zubere. Anyi ga-ezitere gi ubochi ohuru n'oge na-adighi anya. Koodu {code}.",
     },
 }
 

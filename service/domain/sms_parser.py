@@ -32,6 +32,7 @@ __all__ = [
     "Stop",
     "Unknown",
     "Voucher",
+    "Weekly",
     "Wrong",
     "normalise_code",
     "parse",
@@ -132,6 +133,13 @@ class Lang(Intent):
     """Choose the reply language: one of LANGUAGES."""
 
     language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Weekly(Intent):
+    """A standing pickup every week on one day (0 = Monday); None stops it."""
+
+    weekday: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -952,6 +960,8 @@ def _parse(text: str, *, nested: bool) -> Intent:
     whole = _whole_message(words)
     if whole is not None:
         return whole
+    if words[0] in _WEEKLY_WORDS:
+        return _weekly(words[1:])
 
     at, filler_hint = _skip_fillers(words)
     intent: Intent | None = None
@@ -968,6 +978,25 @@ def _parse(text: str, *, nested: bool) -> Intent:
         return intent
     hint = hint or filler_hint or _marker_hint(words)
     return _with_hint(intent, hint)
+
+
+_WEEKLY_WORDS = frozenset({"weekly", "every", "everyweek", "wikly", "weekley"})
+_DAYS = {
+    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
+    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
+    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
+}  # fmt: skip
+_WEEKLY_OFF = frozenset({"off", "stop", "none", "no", "cancel", "end"})
+
+
+def _weekly(rest: tuple[str, ...]) -> Intent:
+    """WEEKLY MON / EVERY FRIDAY / WEEKLY OFF."""
+    for word in rest[:3]:
+        if word in _DAYS:
+            return Weekly(_DAYS[word])
+        if word in _WEEKLY_OFF:
+            return Weekly(None)
+    return Incomplete("WEEKLY", "missing_day")
 
 
 def _whole_message(words: tuple[str, ...]) -> Intent | None:

@@ -97,7 +97,14 @@ class Households:
         )
 
     async def add(
-        self, *, phone: str, name: str, address: str, language: str, now: datetime
+        self,
+        *,
+        phone: str,
+        name: str,
+        address: str,
+        language: str,
+        now: datetime,
+        location: tuple[float, float] | None = None,
     ) -> int:
         stmt = (
             households.insert()
@@ -107,6 +114,9 @@ class Households:
                 address=address,
                 language=language,
                 status="active",
+                lat=location[0] if location else None,
+                lon=location[1] if location else None,
+                location_source="pluscode" if location else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -121,6 +131,15 @@ class Households:
             households.update()
             .where(households.c.id == household_id)
             .values(language=language, updated_at=now)
+        )
+
+    async def set_weekly(
+        self, household_id: int, weekday: int | None, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            households.update()
+            .where(households.c.id == household_id)
+            .values(weekly_day=weekday, updated_at=now)
         )
 
     async def set_status_by_phone(self, phone: str, status: str, now: datetime) -> None:

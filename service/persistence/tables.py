@@ -55,6 +55,9 @@ class Household(SQLModel, table=True):
     status: str = Field(default="active", max_length=12)  # active | opted_out
     lat: float | None = None
     lon: float | None = None
+    # pluscode | geocoded | gps | failed (needs an operator) | None (not tried yet)
+    location_source: str | None = Field(default=None, max_length=10)
+    weekly_day: int | None = None  # 0 = Monday: a standing weekly pickup
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -81,6 +84,10 @@ class Pickup(SQLModel, table=True):
     status: str = Field(default="open", max_length=12)  # open|scheduled|done|cancelled
     source_message_id: int | None = Field(default=None)
     missed_reason: str | None = Field(default=None, max_length=160)
+    scheduled_day: date | None = None
+    window_start_min: int | None = None  # minutes after local midnight
+    window_end_min: int | None = None
+    round_id: int | None = Field(default=None, foreign_key="rounds.id")
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -399,6 +406,83 @@ class SandboxTransfer(SQLModel, table=True):
     completed_at: datetime | None = _ts(nullable=True)
 
 
+class Hub(SQLModel, table=True):
+    """Where bikes start, unload and reload."""
+
+    __tablename__ = "hubs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    lat: float
+    lon: float
+    created_at: datetime = _ts()
+
+
+class Bike(SQLModel, table=True):
+    """A cargo bike with its capacity, shift and (optionally) its collector."""
+
+    __tablename__ = "bikes"
+    __table_args__ = (
+        sa.CheckConstraint("capacity_kg > 0", name="ck_bikes_capacity"),
+        sa.CheckConstraint("shift_end_min > shift_start_min", name="ck_bikes_shift"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    hub_id: int = Field(foreign_key="hubs.id")
+    capacity_kg: float
+    shift_start_min: int = 8 * 60
+    shift_end_min: int = 16 * 60
+    speed_kmh: float = 12.0
+    collector_id: int | None = Field(default=None, foreign_key="collectors.id")
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class PlannedRound(SQLModel, table=True):
+    """One bike's round on one day; a re-plan supersedes the day's earlier rounds."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (sa.Index("ix_rounds_day_status", "day", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    bike_id: int = Field(foreign_key="bikes.id")
+    status: str = Field(max_length=12)  # planned | superseded
+    stops: int
+    trips: int
+    distance_m: int
+    load_kg: float
+    start_min: int
+    end_min: int
+    planned_at: datetime = _ts()
+
+
+class RoundStop(SQLModel, table=True):
+    """A visit in a round, in order."""
+
+    __tablename__ = "round_stops"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="rounds.id", index=True)
+    pickup_id: int = Field(foreign_key="pickups.id")
+    seq: int
+    trip: int
+    arrival_min: int
+    expected_kg: float
+
+
+class GeocodeCache(SQLModel, table=True):
+    """Geocoder answers by normalised query, so each address is looked up once."""
+
+    __tablename__ = "geocode_cache"
+
+    query: str = Field(max_length=240, primary_key=True)
+    lat: float | None = None
+    lon: float | None = None
+    created_at: datetime = _ts()
+
+
 metadata = SQLModel.metadata
 households = Household.__table__  # type: ignore[attr-defined]
 pickups = Pickup.__table__  # type: ignore[attr-defined]
@@ -419,3 +503,8 @@ vouchers = Voucher.__table__  # type: ignore[attr-defined]
 collectors = Collector.__table__  # type: ignore[attr-defined]
 disputes = Dispute.__table__  # type: ignore[attr-defined]
 sandbox_transfers = SandboxTransfer.__table__  # type: ignore[attr-defined]
+hubs = Hub.__table__  # type: ignore[attr-defined]
+bikes = Bike.__table__  # type: ignore[attr-defined]
+rounds = PlannedRound.__table__  # type: ignore[attr-defined]
+round_stops = RoundStop.__table__  # type: ignore[attr-defined]
+geocode_cache = GeocodeCache.__table__  # type: ignore[attr-defined]

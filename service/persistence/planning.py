@@ -1,0 +1,299 @@
+"""SQL for planning: hubs, bikes, open pickups with locations and history, rounds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.persistence.tables import (
+    bikes,
+    collectors,
+    geocode_cache,
+    households,
+    hubs,
+    pickups,
+    round_stops,
+    rounds,
+    weighings,
+)
+
+
+async def all_hubs(conn: AsyncConnection) -> list[Any]:
+    return list((await conn.execute(sa.select(hubs).order_by(hubs.c.id))).all())
+
+
+async def active_bikes(conn: AsyncConnection) -> list[Any]:
+    stmt = (
+        sa.select(bikes, collectors.c.phone.label("collector_phone"))
+        .outerjoin(collectors, collectors.c.id == bikes.c.collector_id)
+        .where(bikes.c.active.is_(True))
+        .order_by(bikes.c.id)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def plannable_pickups(conn: AsyncConnection, day: date) -> list[Any]:
+    """Open pickups, and those already scheduled for `day`, of located households."""
+    stmt = (
+        sa.select(
+            pickups.c.id,
+            pickups.c.code,
+            pickups.c.status,
+            pickups.c.created_at,
+            pickups.c.window_start_min,
+            pickups.c.scheduled_day,
+            households.c.id.label("household_id"),
+            households.c.phone,
+            households.c.language,
+            households.c.lat,
+            households.c.lon,
+        )
+        .join(households, households.c.id == pickups.c.household_id)
+        .where(
+            sa.or_(
+                pickups.c.status == "open",
+                sa.and_(
+                    pickups.c.status == "scheduled", pickups.c.scheduled_day == day
+                ),
+            ),
+            households.c.lat.is_not(None),
+            households.c.status == "active",
+        )
+        .order_by(pickups.c.id)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def unlocated_open_pickups(conn: AsyncConnection) -> int:
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(
+            pickups.join(households, households.c.id == pickups.c.household_id)
+        )
+        .where(pickups.c.status == "open", households.c.lat.is_(None))
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def average_grams(
+    conn: AsyncConnection, household_ids: list[int]
+) -> dict[int, float]:
+    """Each household's average weighing, from its own history."""
+    if not household_ids:
+        return {}
+    stmt = (
+        sa.select(weighings.c.household_id, sa.func.avg(weighings.c.total_grams))
+        .where(weighings.c.household_id.in_(household_ids))
+        .group_by(weighings.c.household_id)
+    )
+    return {int(h): float(g) for h, g in (await conn.execute(stmt)).all()}
+
+
+async def weekly_households_without_pickup(
+    conn: AsyncConnection, weekday: int
+) -> list[int]:
+    has_open = (
+        sa.select(pickups.c.id)
+        .where(
+            pickups.c.household_id == households.c.id,
+            pickups.c.status.in_(("open", "scheduled")),
+        )
+        .exists()
+    )
+    stmt = sa.select(households.c.id).where(
+        households.c.weekly_day == weekday, households.c.status == "active", ~has_open
+    )
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def supersede_rounds(conn: AsyncConnection, day: date) -> None:
+    await conn.execute(
+        rounds.update()
+        .where(rounds.c.day == day, rounds.c.status == "planned")
+        .values(status="superseded")
+    )
+
+
+async def add_round(conn: AsyncConnection, **values: Any) -> int:
+    return int(
+        (
+            await conn.execute(rounds.insert().values(**values).returning(rounds.c.id))
+        ).scalar_one()
+    )
+
+
+async def add_round_stops(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(round_stops.insert(), rows)
+
+
+async def schedule_pickup(
+    conn: AsyncConnection,
+    pickup_id: int,
+    *,
+    day: date,
+    start: int,
+    end: int,
+    round_id: int,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        pickups.update()
+        .where(pickups.c.id == pickup_id, pickups.c.status.in_(("open", "scheduled")))
+        .values(
+            status="scheduled",
+            scheduled_day=day,
+            window_start_min=start,
+            window_end_min=end,
+            round_id=round_id,
+            updated_at=now,
+        )
+    )
+
+
+async def unschedule_pickup(
+    conn: AsyncConnection, pickup_id: int, now: datetime
+) -> None:
+    await conn.execute(
+        pickups.update()
+        .where(pickups.c.id == pickup_id, pickups.c.status == "scheduled")
+        .values(
+            status="open",
+            scheduled_day=None,
+            window_start_min=None,
+            window_end_min=None,
+            round_id=None,
+            updated_at=now,
+        )
+    )
+
+
+async def scheduled_for(conn: AsyncConnection, day: date) -> list[Any]:
+    stmt = (
+        sa.select(
+            pickups.c.id,
+            pickups.c.code,
+            pickups.c.window_start_min,
+            pickups.c.window_end_min,
+            households.c.phone,
+            households.c.language,
+        )
+        .join(households, households.c.id == pickups.c.household_id)
+        .where(pickups.c.status == "scheduled", pickups.c.scheduled_day == day)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def rounds_for(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
+    """The day's current rounds, each with its stops in order."""
+    head = (
+        await conn.execute(
+            sa.select(rounds, bikes.c.name.label("bike"), bikes.c.hub_id)
+            .join(bikes, bikes.c.id == rounds.c.bike_id)
+            .where(rounds.c.day == day, rounds.c.status == "planned")
+            .order_by(rounds.c.id)
+        )
+    ).all()
+    out = []
+    for r in head:
+        stops = (
+            await conn.execute(
+                sa.select(
+                    round_stops.c.seq,
+                    round_stops.c.trip,
+                    round_stops.c.arrival_min,
+                    round_stops.c.expected_kg,
+                    pickups.c.id.label("pickup_id"),
+                    pickups.c.code,
+                    pickups.c.status,
+                    pickups.c.window_start_min,
+                    pickups.c.window_end_min,
+                    households.c.name,
+                    households.c.address,
+                    households.c.lat,
+                    households.c.lon,
+                )
+                .join(pickups, pickups.c.id == round_stops.c.pickup_id)
+                .join(households, households.c.id == pickups.c.household_id)
+                .where(round_stops.c.round_id == r.id)
+                .order_by(round_stops.c.seq)
+            )
+        ).all()
+        out.append(
+            {
+                "id": r.id,
+                "day": r.day.isoformat(),
+                "bike_id": r.bike_id,
+                "bike": r.bike,
+                "hub_id": r.hub_id,
+                "stops": r.stops,
+                "trips": r.trips,
+                "distance_m": r.distance_m,
+                "load_kg": r.load_kg,
+                "start": _hhmm(r.start_min),
+                "end": _hhmm(r.end_min),
+                "visits": [
+                    {
+                        "seq": s.seq,
+                        "trip": s.trip,
+                        "arrival": _hhmm(s.arrival_min),
+                        "window": f"{_hhmm(s.window_start_min)}-{_hhmm(s.window_end_min)}"
+                        if s.window_start_min is not None
+                        else None,
+                        "pickup_id": s.pickup_id,
+                        "code": s.code,
+                        "status": s.status,
+                        "name": s.name,
+                        "address": s.address,
+                        "lat": s.lat,
+                        "lon": s.lon,
+                        "expected_kg": s.expected_kg,
+                    }
+                    for s in stops
+                ],
+            }
+        )
+    return out
+
+
+def _hhmm(minutes: int | None) -> str | None:
+    if minutes is None:
+        return None
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+async def households_to_locate(conn: AsyncConnection, limit: int = 100) -> list[Any]:
+    stmt = (
+        sa.select(households.c.id, households.c.address)
+        .where(households.c.lat.is_(None), households.c.location_source.is_(None))
+        .order_by(households.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def cached_geocode(conn: AsyncConnection, query: str) -> tuple[bool, Any]:
+    row = (
+        await conn.execute(
+            sa.select(geocode_cache).where(geocode_cache.c.query == query)
+        )
+    ).first()
+    return (row is not None, row)
+
+
+async def set_location(
+    conn: AsyncConnection,
+    household_id: int,
+    lat: float | None,
+    lon: float | None,
+    source: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        households.update()
+        .where(households.c.id == household_id)
+        .values(lat=lat, lon=lon, location_source=source, updated_at=now)
+    )

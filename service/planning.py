@@ -1,0 +1,452 @@
+"""Planning handlers: tomorrow's rounds, reminders, re-plans, and where households are."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, plan
+from service.clock import Clock
+from service.domain.commands import (
+    AddBike,
+    AddHub,
+    LocateHouseholds,
+    PinLocation,
+    PlanDay,
+    SendReminders,
+    SetWeeklyDay,
+)
+from service.domain.errors import InvalidInput, NotFound
+from service.domain.events import SmsQueued
+from service.domain.model import new_pickup_code
+from service.domain.replies import render
+from service.gateways.geocoding import Geocoder
+from service.persistence import planning as pdb
+from service.persistence.db import READONLY, Database
+from service.persistence.tables import bikes, geocode_cache, households, hubs
+from service.settings import Settings
+from service.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+WINDOW_MIN = 120
+DEFAULT_EXPECTED_KG = 5.0
+
+
+@dataclass
+class PlanSummary:
+    """What a planning run did, for the operator."""
+
+    day: str
+    rounds: int = 0
+    scheduled: int = 0
+    unplanned: dict[str, str] = field(default_factory=dict)  # pickup code -> reason
+    unlocated: int = 0
+    weekly_created: int = 0
+    notified: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "rounds": self.rounds,
+            "scheduled": self.scheduled,
+            "unplanned": [
+                {"code": c, "reason": r} for c, r in sorted(self.unplanned.items())
+            ],
+            "unlocated": self.unlocated,
+            "weekly_created": self.weekly_created,
+            "notified": self.notified,
+        }
+
+
+def window_around(
+    arrival_min: float, shift_start: int, shift_end: int
+) -> tuple[int, int]:
+    """A two-hour window on the half hour that contains the planned arrival."""
+    start = int((arrival_min - WINDOW_MIN / 2) // 30 * 30)
+    start = max(shift_start, min(start, shift_end - WINDOW_MIN))
+    start = max(0, min(start, 24 * 60 - WINDOW_MIN))
+    return start, start + WINDOW_MIN
+
+
+def hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def local_instant(clock: Clock, day: date, minutes: int) -> datetime:
+    local = datetime.combine(day, time.min, tzinfo=clock.tz) + timedelta(
+        minutes=minutes
+    )
+    return local.astimezone(UTC)
+
+
+async def plan_day(
+    cmd: PlanDay,
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    settings: Settings,
+    db: Database,
+    uow_factory: Callable[[], UnitOfWork],
+) -> PlanSummary:
+    """Plan the day, schedule each pickup with a bike and a 2-hour window, and tell
+    households and collectors by SMS (a changed window sends a new SMS; an unchanged
+    one does not, because the outbox key carries the window)."""
+    now = clock.now()
+    summary = PlanSummary(day=cmd.day.isoformat())
+    if not cmd.without_bikes:
+        summary.weekly_created = await _weekly_pickups(uow_factory(), cmd.day, now)
+
+    async with db.reader.connect() as conn:
+        conn = await conn.execution_options(**{READONLY: True})
+        hub_rows = await pdb.all_hubs(conn)
+        bike_rows = [
+            b for b in await pdb.active_bikes(conn) if b.id not in cmd.without_bikes
+        ]
+        pickup_rows = await pdb.plannable_pickups(conn, cmd.day)
+        history = await pdb.average_grams(conn, [p.household_id for p in pickup_rows])
+        summary.unlocated = await pdb.unlocated_open_pickups(conn)
+
+    by_id = {str(p.id): p for p in pickup_rows}
+    bike_by_id = {str(b.id): b for b in bike_rows}
+    routes: list[Any] = []
+    if hub_rows and bike_rows and pickup_rows:
+        problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, clock)
+        params = PlannerParams(time_limit_s=cmd.seconds or settings.plan_seconds)
+        result = await asyncio.to_thread(plan, problem, params)
+        routes = list(result.rounds)
+        for missing in result.unplanned:
+            summary.unplanned[by_id[missing.stop_id].code] = missing.reason
+    else:
+        reason = "no hubs" if not hub_rows else "no bikes available"
+        for p in pickup_rows:
+            summary.unplanned[p.code] = reason
+
+    day_text = cmd.day.strftime("%a %d %b")
+    async with uow:
+        conn = uow.conn
+        await pdb.supersede_rounds(conn, cmd.day)
+        scheduled: set[int] = set()
+        for route in routes:
+            bike = bike_by_id[route.bike_id]
+            visits = [
+                (trip_no, v)
+                for trip_no, trip in enumerate(route.trips)
+                for v in trip.visits
+            ]
+            if not visits:
+                continue
+            round_id = await pdb.add_round(
+                conn,
+                day=cmd.day,
+                bike_id=bike.id,
+                status="planned",
+                stops=len(visits),
+                trips=len(route.trips),
+                distance_m=int(route.distance_m),
+                load_kg=float(sum(t.load_kg for t in route.trips)),
+                start_min=int(route.start_min),
+                end_min=round(route.end_min),
+                planned_at=now,
+            )
+            summary.rounds += 1
+            stop_rows = []
+            for seq, (trip_no, visit) in enumerate(visits, start=1):
+                pickup = by_id[visit.stop_id]
+                start, end = window_around(
+                    visit.arrival_min, bike.shift_start_min, bike.shift_end_min
+                )
+                stop_rows.append(
+                    {
+                        "round_id": round_id,
+                        "pickup_id": pickup.id,
+                        "seq": seq,
+                        "trip": trip_no + 1,
+                        "arrival_min": round(visit.arrival_min),
+                        "expected_kg": _expected_kg(history, pickup.household_id),
+                    }
+                )
+                await pdb.schedule_pickup(
+                    conn,
+                    pickup.id,
+                    day=cmd.day,
+                    start=start,
+                    end=end,
+                    round_id=round_id,
+                    now=now,
+                )
+                scheduled.add(pickup.id)
+                uow.emit(
+                    SmsQueued(
+                        pickup.phone,
+                        render(
+                            "pickup_scheduled",
+                            pickup.language,
+                            day=day_text,
+                            window=f"{hhmm(start)}-{hhmm(end)}",
+                            code=pickup.code,
+                        ),
+                        key=f"sched:{pickup.id}:{cmd.day}:{start}",
+                        expires_at=local_instant(clock, cmd.day, start),
+                    )
+                )
+                summary.notified += 1
+            await pdb.add_round_stops(conn, stop_rows)
+            if bike.collector_phone:
+                link = (
+                    f"{settings.public_base_url.rstrip('/')}/collector?round={round_id}"
+                )
+                uow.emit(
+                    SmsQueued(
+                        bike.collector_phone,
+                        render(
+                            "collector_round",
+                            "en",
+                            day=day_text,
+                            count=str(len(visits)),
+                            link=link,
+                        ),
+                        key=f"round:{round_id}",
+                        expires_at=local_instant(clock, cmd.day, bike.shift_end_min),
+                    )
+                )
+        summary.scheduled = len(scheduled)
+        for p in pickup_rows:
+            if p.status == "scheduled" and p.id not in scheduled:
+                # Promised today, no longer possible: say so, and plan it another day.
+                await pdb.unschedule_pickup(conn, p.id, now)
+                uow.emit(
+                    SmsQueued(
+                        p.phone,
+                        render("pickup_postponed", p.language, code=p.code),
+                        key=f"postponed:{p.id}:{cmd.day}",
+                    )
+                )
+        await uow.commit()
+    log.info(
+        "planned %s: %d rounds, %d stops, %d left, %d without location",
+        cmd.day,
+        summary.rounds,
+        summary.scheduled,
+        len(summary.unplanned),
+        summary.unlocated,
+    )
+    return summary
+
+
+def _expected_kg(history: dict[int, float], household_id: int) -> float:
+    grams = history.get(household_id)
+    return round(grams / 1000, 2) if grams else DEFAULT_EXPECTED_KG
+
+
+def _problem(
+    cmd: PlanDay,
+    hub_rows: list[Any],
+    bike_rows: list[Any],
+    pickup_rows: list[Any],
+    history: dict[int, float],
+    clock: Clock,
+) -> Problem:
+    stops = []
+    for p in pickup_rows:
+        created = p.created_at.astimezone(clock.tz).date()
+        stops.append(
+            Stop(
+                id=str(p.id),
+                lat=float(p.lat),
+                lon=float(p.lon),
+                expected_kg=_expected_kg(history, p.household_id),
+                service_min=5.0,
+                waiting_days=max(0, (cmd.day - created).days),
+            )
+        )
+    fleet = []
+    for b in bike_rows:
+        start = (
+            b.shift_start_min
+            if cmd.from_min is None
+            else max(b.shift_start_min, cmd.from_min)
+        )
+        if start + 30 > b.shift_end_min:
+            continue
+        fleet.append(
+            Bike(
+                id=str(b.id),
+                hub_id=str(b.hub_id),
+                capacity_kg=float(b.capacity_kg),
+                shift_start_min=start,
+                shift_end_min=b.shift_end_min,
+                speed_kmh=float(b.speed_kmh),
+            )
+        )
+    depots = [Hub(id=str(h.id), lat=float(h.lat), lon=float(h.lon)) for h in hub_rows]
+    return Problem(stops=stops, bikes=fleet, hubs=depots)
+
+
+async def _weekly_pickups(uow: UnitOfWork, day: date, now: datetime) -> int:
+    """Open a pickup for every weekly subscriber of this weekday that has none."""
+    async with uow:
+        ids = await pdb.weekly_households_without_pickup(uow.conn, day.weekday())
+        for household_id in ids:
+            await uow.pickups.add(
+                household_id=household_id,
+                code=new_pickup_code(),
+                now=now,
+                source_message_id=None,
+            )
+        await uow.commit()
+    return len(ids)
+
+
+async def send_reminders(cmd: SendReminders, uow: UnitOfWork, *, clock: Clock) -> int:
+    """Remind each household scheduled today (once per pickup and window)."""
+    async with uow:
+        rows = await pdb.scheduled_for(uow.conn, cmd.day)
+        for p in rows:
+            window = f"{hhmm(p.window_start_min)}-{hhmm(p.window_end_min)}"
+            uow.emit(
+                SmsQueued(
+                    p.phone,
+                    render("pickup_reminder", p.language, window=window, code=p.code),
+                    key=f"remind:{p.id}:{cmd.day}:{p.window_start_min}",
+                    expires_at=local_instant(clock, cmd.day, p.window_end_min),
+                )
+            )
+        await uow.commit()
+    return len(rows)
+
+
+async def locate_households(
+    cmd: LocateHouseholds,
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    settings: Settings,
+    geocoder: Geocoder,
+) -> int:
+    """Geocode addresses without a location; a miss sends the household to operators."""
+    now = clock.now()
+    async with uow:
+        todo = await pdb.households_to_locate(uow.conn, cmd.limit)
+        located = 0
+        for row in todo:
+            query = " ".join(f"{row.address}{settings.geocode_suffix}".lower().split())[
+                :240
+            ]
+            found, cached = await pdb.cached_geocode(uow.conn, query)
+            if found:
+                point = (cached.lat, cached.lon) if cached.lat is not None else None
+            else:
+                try:
+                    point = await geocoder.geocode(query)
+                except (
+                    Exception
+                ):  # the geocoder being down is not the household's fault
+                    log.warning("geocoding unavailable; will try again later")
+                    break
+                await uow.conn.execute(
+                    geocode_cache.insert().values(
+                        query=query,
+                        lat=point[0] if point else None,
+                        lon=point[1] if point else None,
+                        created_at=now,
+                    )
+                )
+            if point is None:
+                await pdb.set_location(uow.conn, row.id, None, None, "failed", now)
+            else:
+                await pdb.set_location(
+                    uow.conn, row.id, point[0], point[1], "geocoded", now
+                )
+                located += 1
+        await uow.commit()
+    return located
+
+
+async def pin_location(cmd: PinLocation, uow: UnitOfWork, *, clock: Clock) -> None:
+    """A GPS pin from the doorstep replaces a geocoded or typed location."""
+    if not (-90 <= cmd.lat <= 90 and -180 <= cmd.lon <= 180):
+        raise InvalidInput("lat must be within ±90 and lon within ±180")
+    async with uow:
+        result = await uow.conn.execute(
+            households.update()
+            .where(households.c.id == cmd.household_id)
+            .values(
+                lat=cmd.lat,
+                lon=cmd.lon,
+                location_source=cmd.source,
+                updated_at=clock.now(),
+            )
+        )
+        if result.rowcount != 1:
+            raise NotFound(f"no household {cmd.household_id}")
+        await uow.commit()
+
+
+async def set_weekly_day(cmd: SetWeeklyDay, uow: UnitOfWork, *, clock: Clock) -> None:
+    if cmd.weekday is not None and not 0 <= cmd.weekday <= 6:
+        raise InvalidInput("weekday is 0 (Monday) to 6 (Sunday), or null")
+    async with uow:
+        result = await uow.conn.execute(
+            households.update()
+            .where(households.c.id == cmd.household_id)
+            .values(weekly_day=cmd.weekday, updated_at=clock.now())
+        )
+        if result.rowcount != 1:
+            raise NotFound(f"no household {cmd.household_id}")
+        await uow.commit()
+
+
+async def add_hub(cmd: AddHub, uow: UnitOfWork, *, clock: Clock) -> int:
+    if not (-90 <= cmd.lat <= 90 and -180 <= cmd.lon <= 180) or not cmd.name.strip():
+        raise InvalidInput("a hub needs a name and a valid lat/lon")
+    async with uow:
+        hub_id = (
+            await uow.conn.execute(
+                hubs.insert()
+                .values(
+                    name=cmd.name.strip()[:80],
+                    lat=cmd.lat,
+                    lon=cmd.lon,
+                    created_at=clock.now(),
+                )
+                .returning(hubs.c.id)
+            )
+        ).scalar_one()
+        await uow.commit()
+    return int(hub_id)
+
+
+async def add_bike(cmd: AddBike, uow: UnitOfWork, *, clock: Clock) -> int:
+    if cmd.capacity_kg <= 0 or cmd.speed_kmh <= 0:
+        raise InvalidInput("capacity_kg and speed_kmh must be positive")
+    if not 0 <= cmd.shift_start_min < cmd.shift_end_min <= 24 * 60:
+        raise InvalidInput("the shift must start before it ends, within the day")
+    async with uow:
+        exists = (
+            await uow.conn.execute(hubs.select().where(hubs.c.id == cmd.hub_id))
+        ).first()
+        if exists is None:
+            raise NotFound(f"no hub {cmd.hub_id}")
+        bike_id = (
+            await uow.conn.execute(
+                bikes.insert()
+                .values(
+                    name=cmd.name.strip()[:80],
+                    hub_id=cmd.hub_id,
+                    capacity_kg=cmd.capacity_kg,
+                    shift_start_min=cmd.shift_start_min,
+                    shift_end_min=cmd.shift_end_min,
+                    speed_kmh=cmd.speed_kmh,
+                    collector_id=cmd.collector_id,
+                    active=True,
+                    created_at=clock.now(),
+                )
+                .returning(bikes.c.id)
+            )
+        ).scalar_one()
+        await uow.commit()
+    return int(bike_id)
