@@ -294,7 +294,7 @@ async def money_day(
                 },
             )
             print(f"  {material:<6} N{rate / 100:,.0f}/kg from {start}", file=out)
-        await api(
+        _, musa = await api(
             "POST",
             "/api/v1/collectors",
             ops,
@@ -307,12 +307,52 @@ async def money_day(
             json={"name": "Mama Ngozi Provisions", "phone": SHOP},
         )
 
+        print("\n-- Rounds for today: a hub at Yaba, two cargo bikes --", file=out)
+        _, hub = await api(
+            "POST",
+            "/api/v1/hubs",
+            ops,
+            json={"name": "Yaba hub", "lat": 6.5095, "lon": 3.3711},
+        )
+        for name, collector in (("bike 1", musa["id"]), ("bike 2", None)):
+            await api(
+                "POST",
+                "/api/v1/bikes",
+                ops,
+                json={
+                    "name": name,
+                    "hub_id": hub["id"],
+                    "capacity_kg": 60,
+                    "shift_start": "08:00",
+                    "shift_end": "16:00",
+                    "collector_id": collector,
+                },
+            )
+        today = deps.clock.today().isoformat()
+        _, summary = await api(
+            "POST", "/api/v1/plan", ops, json={"day": today, "seconds": 3}
+        )
+        _, rounds = await api("GET", f"/api/v1/rounds?day={today}", ops)
+        for r in rounds["items"]:
+            print(
+                f"  {r['bike']}: {r['stops']} stops in {r['trips']} trip(s), "
+                f"{r['distance_m'] / 1000:.1f} km, {r['start']}-{r['end']}, "
+                f"first stops {', '.join(v['code'] + ' ' + v['window'] for v in r['visits'][:2])}",
+                file=out,
+            )
         print(
-            "\n-- The collector weighs each stop (POST /api/v1/collections) --",
+            f"  scheduled {summary['scheduled']}, left for another day "
+            f"{len(summary['unplanned'])}; each household got its day, window and code",
             file=out,
         )
+
+        print(
+            "\n-- The collectors weigh each stop in round order (POST /api/v1/collections) --",
+            file=out,
+        )
+        pickups = [v for r in rounds["items"] for v in r["visits"]]
         _, page = await api("GET", "/api/v1/pickups?status=open&limit=1000", ops)
-        pickups = page["items"]
+        pickups += page["items"]  # any not planned today are weighed too (walk-ins)
         for i, p in enumerate(pickups):
             items = [
                 {"material": m, "kg": round(rng.uniform(0.3, 6.0), 1)}
