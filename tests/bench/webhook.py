@@ -1039,7 +1039,7 @@ def main(argv: list[str] | None = None) -> int:
     arg("--max-load", type=float, default=1.5, help="wait while the load is above")
     arg("--max-busy", type=float, default=0.5, help="... or others use more cores")
     arg("--max-wait", type=float, default=600.0, help="longest wait per run, s")
-    arg("--profile", action="store_true", help="sample the real servers with py-spy")
+    arg("--profile", action="store_true", help="sample every server with py-spy")
     arg("--serve", choices=["bare", "minimal-asyncpg"], help=argparse.SUPPRESS)
     arg("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1051,6 +1051,18 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt  # unwinds through every `with`: servers, databases
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return bench(args)
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: servers stopped, scratch databases dropped", file=sys.stderr
+        )
+        return 130
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Generate the traffic once, then `--runs` runs over every server."""
     wrk_binary = ensure_wrk()
     pg_url: str | None = args.postgres_url or None
     if pg_url and (problem := postgres_reachable(pg_url)):
