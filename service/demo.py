@@ -520,6 +520,9 @@ async def _run(
         print(
             f"  health: {base}/healthz   metrics: {base}/metrics   database: {db_path}"
         )
+        print(
+            f"  public impact page: {base}/impact  (open data: {base}/impact.csv, .json)"
+        )
         if serve:
             print("\nServing; press Ctrl-C to stop.")
             await asyncio.Event().wait()

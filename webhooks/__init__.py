@@ -10,6 +10,7 @@ from webhooks import (
     api_rounds,
     api_v1,
     health,
+    impact,
     kobo,
     payouts,
     twilio_sms,
@@ -32,3 +33,4 @@ def setup_routes(app: web.Application) -> None:
     api_v1.setup(app)
     api_money.setup(app)
     api_rounds.setup(app)
+    impact.setup(app)
