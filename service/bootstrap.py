@@ -8,7 +8,7 @@ from functools import partial
 
 import httpx
 
-from service import handlers, money, planning
+from service import handlers, money, money_batch, planning
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
 from service.dispatcher import Dispatcher
@@ -36,6 +36,7 @@ from service.domain.commands import (
 from service.gateways import PayoutProvider, SmsGateway
 from service.gateways.geocoding import Geocoder, GeopyGeocoder, NoGeocoder
 from service.metrics import Metrics
+from service.money_batch import LogWeightsBatch
 from service.payout_dispatcher import PayoutDispatcher
 from service.persistence.db import Database, create_database
 from service.settings import Settings
@@ -156,7 +157,7 @@ def build(
 ) -> Deps:
     """Wire the service; pass fakes for any port to replace the real one."""
     clock = clock or SystemClock(settings.timezone)
-    db = db or create_database(settings.database_url)
+    db = db or create_database(settings.database_url, pool_size=settings.db_pool_size)
     metrics = Metrics()
     http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
     if sms is None:
@@ -213,6 +214,9 @@ def build(
             AddBike: partial(planning.add_bike, clock=clock),
             PinLocation: partial(planning.pin_location, clock=clock),
             SetWeeklyDay: partial(planning.set_weekly_day, clock=clock),
+            LogWeightsBatch: partial(
+                money_batch.log_weights_batch, clock=clock, settings=settings
+            ),
             RequestRedemption: partial(
                 money.request_redemption, clock=clock, settings=settings
             ),

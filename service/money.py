@@ -6,7 +6,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -114,27 +114,8 @@ async def log_weights(
     return answer
 
 
-async def weigh(
-    uow: UnitOfWork, cmd: LogWeights, *, clock: Clock, settings: Settings
-) -> WeighingAnswer:
-    """The weighing inside the caller's transaction (API, Kobo and SMS share it)."""
-    now = clock.now()
-    conn = uow.conn
-    fp = weighing_fingerprint(cmd)
-    seen = await db.claim_key(
-        conn, scope=cmd.scope, key=cmd.idempotency_key, fingerprint=fp, now=now
-    )
-    if seen is not None:
-        if seen.fingerprint != fp:
-            raise IdempotencyConflict(
-                "this idempotency_key was already used for a different weighing"
-            )
-        if seen.response is None or seen.status_code is None:
-            raise Conflict("the first request with this key has no answer yet")
-        return WeighingAnswer(
-            seen.status_code, json.loads(seen.response), replayed=True
-        )
-
+def check_items(cmd: LogWeights) -> None:
+    """Refuse a weighing with no items, an unknown material or an impossible weight."""
     if not cmd.items:
         raise InvalidInput("a weighing needs at least one item")
     for material, grams in cmd.items:
@@ -144,26 +125,109 @@ async def weigh(
             )
         if grams <= 0 or grams > 1_000_000:
             raise InvalidInput("each item weighs more than 0 and at most 1,000 kg")
-    pickup = await db.pickup_by_code(conn, cmd.pickup_code)
-    if pickup is None:
-        raise NotFound(f"no pickup has the code {cmd.pickup_code}")
-    if pickup.status == "done":
-        raise AlreadyCollected(f"pickup {cmd.pickup_code} was already weighed")
 
+
+def replay(seen: db.Seen, fp: str) -> WeighingAnswer:
+    """The first answer for a key seen before, or why there is none."""
+    if seen.fingerprint != fp:
+        raise IdempotencyConflict(
+            "this idempotency_key was already used for a different weighing"
+        )
+    if seen.response is None or seen.status_code is None:
+        raise Conflict("the first request with this key has no answer yet")
+    return WeighingAnswer(seen.status_code, json.loads(seen.response), replayed=True)
+
+
+def missing_rates(cmd: LogWeights, rates: dict[str, int], day: date) -> str | None:
+    missing = sorted({m for m, _ in cmd.items} - rates.keys())
+    if not missing:
+        return None
+    return f"no rate is set for {', '.join(missing)} on {day.isoformat()}"
+
+
+def weighing_body(
+    cmd: LogWeights, weighing_id: int, household_id: int, credited: int, capped: bool
+) -> dict[str, Any]:
+    return {
+        "id": weighing_id,
+        "credited_kobo": credited,
+        "household_id": household_id,
+        "pickup_code": cmd.pickup_code,
+        "status": "capped" if capped else "credited",
+        "total_grams": sum(g for _, g in cmd.items),
+    }
+
+
+def receipt_text(language: str, grams: int, credited: int, balance: int) -> str:
+    return render(
+        "receipt",
+        language,
+        kg=kg_text(grams),
+        amount=format_naira(credited),
+        balance=format_naira(balance),
+    )
+
+
+def credit_key(pickup_id: int) -> str:
+    """The credit transfer's key: one per pickup, so the ledger too credits it once."""
+    return f"weighing:pickup:{pickup_id}"
+
+
+def credit_fingerprint(household: str, amount: int) -> str:
+    return Transfer(
+        "weighing", acc.CREDIT_EXPENSE, household, Kobo(amount), "weighing"
+    ).fingerprint()
+
+
+async def weigh(
+    uow: UnitOfWork, cmd: LogWeights, *, clock: Clock, settings: Settings
+) -> WeighingAnswer:
+    """The weighing inside the caller's transaction (API, Kobo and SMS share it).
+
+    Every refusal comes before the first write but the key claim. The households'
+    total (the outstanding-credit cap) is the last statement, so its hot row is
+    locked only until the commit; past the cap the credit made a moment earlier in
+    this transaction is taken back before anyone can see it.
+    """
+    now = clock.now()
+    conn = uow.conn
+    fp = weighing_fingerprint(cmd)
+    seen = await db.claim_key(
+        conn, scope=cmd.scope, key=cmd.idempotency_key, fingerprint=fp, now=now
+    )
+    if seen is not None:
+        return replay(seen, fp)
+    check_items(cmd)
     day = cmd.collected_at.astimezone(clock.tz).date()
     rates = await db.rates_in_force(conn, {m for m, _ in cmd.items}, day)
-    missing = sorted({m for m, _ in cmd.items} - rates.keys())
-    if missing:
-        raise InvalidInput(
-            f"no rate is set for {', '.join(missing)} on {day.isoformat()}"
-        )
-    credit = credit_for([(grams, rates[m]) for m, grams in cmd.items])
-    capped = False
-    if credit > 0:
-        owed = await db.outstanding_credit(conn)
-        capped = owed + credit > settings.outstanding_credit_cap_kobo
-    credited = 0 if capped else int(credit)
+    no_rate = missing_rates(cmd, rates, day)
+    pickup = None
+    if no_rate is None:
+        pickup = await db.close_pickup(conn, cmd.pickup_code, now)
+    if pickup is None:
+        existing = await db.pickup_by_code(conn, cmd.pickup_code)
+        if existing is None:
+            raise NotFound(f"no pickup has the code {cmd.pickup_code}")
+        if existing.status == "done":
+            raise AlreadyCollected(f"pickup {cmd.pickup_code} was already weighed")
+        raise InvalidInput(no_rate) if no_rate else Conflict("the pickup changed")
+
+    credit = int(credit_for([(grams, rates[m]) for m, grams in cmd.items]))
     total_grams = sum(g for _, g in cmd.items)
+    ledger = Ledger(conn)
+    household_account = acc.household(pickup.household_id)
+    transfer_id = None
+    if credit:
+        transfer_id, balance = await ledger.credit_household(
+            key=credit_key(pickup.id),
+            household=household_account,
+            amount=credit,
+            fingerprint=credit_fingerprint(household_account, credit),
+            kind="weighing",
+            now=now,
+        )
+    else:
+        balance = await ledger.balance(household_account)
     weighing_id = await db.add_weighing(
         conn,
         pickup_id=pickup.id,
@@ -172,66 +236,54 @@ async def weigh(
         lat=cmd.lat,
         lon=cmd.lon,
         total_grams=total_grams,
-        credited_kobo=credited,
-        credit_status="capped" if capped else "credited",
+        credited_kobo=credit,
+        credit_status="credited",
+        transfer_id=transfer_id,
         source=cmd.source,
         collector=cmd.collector[:80],
         created_at=now,
+        items=[(m, g, rates[m]) for m, g in cmd.items],
     )
-    await db.add_weighing_items(
+    body = weighing_body(cmd, weighing_id, pickup.household_id, credit, False)
+    receipt_key = f"receipt:{weighing_id}"
+    text = receipt_text(pickup.language, total_grams, credit, balance.available)
+    await db.save_answer_and_queue(
         conn,
-        [
-            {
-                "weighing_id": weighing_id,
-                "material": m,
-                "grams": g,
-                "kobo_per_kg": rates[m],
-            }
-            for m, g in cmd.items
-        ],
-    )
-    ledger = Ledger(conn)
-    household_account = acc.household(pickup.household_id)
-    if credited:
-        recorded = await ledger.record(
-            Transfer(
-                f"weighing:{weighing_id}",
-                acc.CREDIT_EXPENSE,
-                household_account,
-                Kobo(credited),
-                "weighing",
-            ),
+        scope=cmd.scope,
+        key=cmd.idempotency_key,
+        status_code=201,
+        response=json.dumps(body),
+        sms=db.sms_row(
+            key=receipt_key,
+            to_phone=pickup.phone,
+            body=text,
             now=now,
-        )
-        await db.link_weighing_transfer(conn, weighing_id, recorded.id)
-    await db.set_pickup_status(conn, pickup.id, "done", now)
-    balance = await ledger.balance(household_account)
-    kg = kg_text(total_grams)
-    if capped:
-        text = render("receipt_capped", pickup.language, kg=kg)
-    else:
-        text = render(
-            "receipt",
-            pickup.language,
-            kg=kg,
-            amount=format_naira(credited),
-            balance=format_naira(balance.available),
-        )
-    uow.emit(SmsQueued(pickup.phone, text, key=f"receipt:{weighing_id}"))
-    body = {
-        "id": weighing_id,
-        "credited_kobo": credited,
-        "household_id": pickup.household_id,
-        "pickup_code": cmd.pickup_code,
-        "status": "capped" if capped else "credited",
-        "total_grams": total_grams,
-    }
+            ttl=timedelta(seconds=settings.sms_default_ttl_s),
+            attempts=settings.sms_max_attempts,
+        ),
+    )
+    if transfer_id is None or await ledger.add_to_total(
+        household_account,
+        credit=credit,
+        now=now,
+        cap=settings.outstanding_credit_cap_kobo,
+    ):
+        return WeighingAnswer(201, body)
+    # Past the cap: record the weighing, credit nothing, tell the household plainly.
+    await db.cap_weighing(conn, weighing_id)
+    await ledger.undo_credit(transfer_id, household_account, credit)
+    body = weighing_body(cmd, weighing_id, pickup.household_id, 0, True)
     await db.save_answer(
         conn,
         scope=cmd.scope,
         key=cmd.idempotency_key,
         status_code=201,
         response=json.dumps(body),
+    )
+    await db.set_sms_body(
+        conn,
+        receipt_key,
+        render("receipt_capped", pickup.language, kg=kg_text(total_grams)),
     )
     return WeighingAnswer(201, body)
 
@@ -311,7 +363,8 @@ async def redeem(
         balance = await ledger.balance(account)
         text = render("insufficient", language, balance=format_naira(balance.available))
         return Redemption("insufficient", text, kind, amount_kobo)
-    left = format_naira((await ledger.balance(account)).available)
+    after = recorded.balance or await ledger.balance(account)
+    left = format_naira(after.available)
     amount = format_naira(amount_kobo)
     if kind == "voucher":
         code = "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(6))

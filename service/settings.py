@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     payout_daily_cap_kobo: int = 100_000_000
     outstanding_credit_cap_kobo: int = 1_000_000_000
 
+    # Database connections per process (PostgreSQL): size it for the expected concurrency.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
     dispatcher_interval_s: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
 

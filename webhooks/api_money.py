@@ -29,6 +29,7 @@ from service.ledger.reconcile import (
     reconcile,
 )
 from service.money import AlreadyCollected
+from service.money_batch import MAX_BATCH, LogWeightsBatch, answer_json
 from webhooks.api_v1 import (
     ApiError,
     _choice,
@@ -161,6 +162,78 @@ async def post_collection(request: web.Request) -> web.Response:
         ),
     )
     return web.json_response(answer.body, status=answer.status_code)
+
+
+def _weighing_command(entry: Any, now: datetime) -> LogWeights:
+    """One batch entry (the single endpoint's body) -> LogWeights; ApiError if bad."""
+    if not isinstance(entry, dict):
+        raise ApiError(400, "invalid_body", "each weighing is a JSON object")
+    code, key, items = (
+        entry.get("pickup_code"),
+        entry.get("idempotency_key"),
+        entry.get("items"),
+    )
+    if not isinstance(code, str) or not 4 <= len(normalise_code(code)) <= 8:
+        raise ApiError(400, "invalid_body", "pickup_code must be a 4-8 character code")
+    if not isinstance(key, str) or not 1 <= len(key) <= 120:
+        raise ApiError(
+            400, "invalid_body", "idempotency_key must be a string of 1-120 characters"
+        )
+    if not isinstance(items, list) or not 1 <= len(items) <= 20:
+        raise ApiError(
+            400, "invalid_body", "items must be a list of 1-20 {material, kg}"
+        )
+    parsed: list[tuple[str, int]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ApiError(
+                400, "invalid_body", 'each item is {"material": ..., "kg": ...}'
+            )
+        parsed.append((_material(item.get("material")), _grams(item.get("kg"))))
+    return LogWeights(
+        pickup_code=normalise_code(code),
+        items=tuple(parsed),
+        collected_at=_when(entry.get("collected_at"), now),
+        idempotency_key=key,
+        scope="api",
+        source="api",
+        collector="api",
+        lat=_coordinate(entry, "lat", 90),
+        lon=_coordinate(entry, "lon", 180),
+    )
+
+
+@requires("collector", "operator")
+async def post_collections_batch(request: web.Request) -> web.Response:
+    """Record up to 500 weighings in one transaction; each gets its own answer."""
+    body = await _json_body(request)
+    deps = request.app[DEPS]
+    entries = body.get("weighings")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_BATCH:
+        raise ApiError(
+            400, "invalid_body", f"weighings must be a list of 1-{MAX_BATCH} weighings"
+        )
+    now = deps.clock.now()
+    results: list[dict[str, Any] | None] = [None] * len(entries)
+    commands: list[LogWeights] = []
+    positions: list[int] = []
+    for i, entry in enumerate(entries):
+        try:
+            commands.append(_weighing_command(entry, now))
+            positions.append(i)
+        except ApiError as exc:
+            results[i] = {
+                "status": exc.status,
+                "body": {"error": {"code": exc.code, "message": exc.message}},
+            }
+    if commands:
+        answers = await run(
+            request, LogWeightsBatch(tuple(commands), scope="api", collector="api")
+        )
+        for i, answer in zip(positions, answers, strict=True):
+            status, payload = answer_json(answer)
+            results[i] = {"status": status, "body": payload}
+    return web.json_response({"results": results}, status=200)
 
 
 @requires("operator")
@@ -358,6 +431,7 @@ async def sandbox_statement(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/collections", post_collection)
+    app.router.add_post("/api/v1/collections/batch", post_collections_batch)
     app.router.add_get("/api/v1/households/{id}/balance", get_balance)
     app.router.add_post("/api/v1/households/{id}/redemptions", post_redemption)
     app.router.add_get("/api/v1/ledger/trial-balance", get_trial_balance)

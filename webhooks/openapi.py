@@ -255,6 +255,23 @@ OPENAPI["paths"].update(
                 },
             },
         ),
+        "/api/v1/collections/batch": _op(
+            "post",
+            "Record up to 500 weighings at once (an offline collector syncing); each "
+            "item is answered as POST /api/v1/collections would answer it",
+            body={
+                "type": "object",
+                "required": ["weighings"],
+                "properties": {
+                    "weighings": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 500,
+                        "items": _COLLECTION,
+                    }
+                },
+            },
+        ),
         "/api/v1/households/{id}/balance": _op(
             "get",
             "A household's posted, held and available credit",

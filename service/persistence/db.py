@@ -58,12 +58,16 @@ def _sqlite_engine(url: str, pool_size: int, **kw: Any) -> AsyncEngine:
 def create_database(
     url: str,
     *,
-    pool_size: int = 10,
+    pool_size: int = 20,
+    max_overflow: int = 5,
     echo: bool = False,
     connect_args: dict[str, Any] | None = None,
 ) -> Database:
     """Build engines for `url`; nothing connects until first use.
 
+    On PostgreSQL `pool_size` connections stay open and a small `max_overflow`
+    absorbs bursts (overflow connections are opened and closed per checkout, so a
+    large overflow churns connections under load). SQLite ignores both.
     `connect_args` go to the driver (tests give asyncpg a per-test search_path).
     """
     if url.startswith("sqlite"):
@@ -75,7 +79,7 @@ def create_database(
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
         echo=echo,
         connect_args=connect_args or {},
     )

@@ -7,8 +7,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.persistence.ledger import STRIPE_NAMES
 from service.persistence.repositories import insert_for
 from service.persistence.tables import (
     accounts,
@@ -17,6 +19,7 @@ from service.persistence.tables import (
     households,
     idempotency_keys,
     material_rates,
+    outbox,
     payouts,
     pickups,
     shops,
@@ -59,21 +62,11 @@ async def rates_in_force(
     conn: AsyncConnection, materials: set[str], day: date
 ) -> dict[str, int]:
     """The latest version on or before `day` for each material that has one."""
-    rows = (
-        await conn.execute(
-            sa.select(
-                material_rates.c.material,
-                material_rates.c.effective_from,
-                material_rates.c.kobo_per_kg,
-            )
-            .where(
-                material_rates.c.material.in_(sorted(materials)),
-                material_rates.c.effective_from <= day,
-            )
-            .order_by(material_rates.c.material, material_rates.c.effective_from)
-        )
-    ).all()
-    return {r.material: int(r.kobo_per_kg) for r in rows}  # later dates overwrite
+    in_force = {}
+    for material, _, kobo_per_kg in await rate_history(conn, day):
+        if material in materials:
+            in_force[material] = kobo_per_kg  # later dates overwrite
+    return in_force
 
 
 async def list_rates(conn: AsyncConnection) -> list[dict[str, Any]]:
@@ -105,6 +98,35 @@ class Seen:
     response: str | None
 
 
+_CLAIM = {
+    name: ins(idempotency_keys)
+    .on_conflict_do_nothing(index_elements=["scope", "key"])
+    .returning(idempotency_keys.c.key)
+    for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_SEEN = sa.select(
+    idempotency_keys.c.key,
+    idempotency_keys.c.fingerprint,
+    idempotency_keys.c.status_code,
+    idempotency_keys.c.response,
+).where(
+    idempotency_keys.c.scope == sa.bindparam("s"),
+    idempotency_keys.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_SAVE_ANSWER = (
+    idempotency_keys.update()
+    .where(
+        idempotency_keys.c.scope == sa.bindparam("s"),
+        idempotency_keys.c.key == sa.bindparam("k"),
+    )
+    .values(status_code=sa.bindparam("code"), response=sa.bindparam("resp"))
+)
+_RELEASE_KEY = idempotency_keys.delete().where(
+    idempotency_keys.c.scope == sa.bindparam("s"),
+    idempotency_keys.c.key == sa.bindparam("k"),
+)
+
+
 async def claim_key(
     conn: AsyncConnection, *, scope: str, key: str, fingerprint: str, now: datetime
 ) -> Seen | None:
@@ -115,34 +137,61 @@ async def claim_key(
     """
     got = (
         await conn.execute(
-            insert_for(conn, idempotency_keys)
-            .values(scope=scope, key=key, fingerprint=fingerprint, created_at=now)
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(idempotency_keys.c.id)
+            _CLAIM[conn.dialect.name],
+            {"scope": scope, "key": key, "fingerprint": fingerprint, "created_at": now},
         )
     ).scalar_one_or_none()
     if got is not None:
         return None
-    row = (
-        await conn.execute(
-            sa.select(
-                idempotency_keys.c.fingerprint,
-                idempotency_keys.c.status_code,
-                idempotency_keys.c.response,
-            ).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        )
-    ).one()
-    return Seen(row.fingerprint, row.status_code, row.response)
+    return (await seen_keys(conn, scope=scope, keys=[key]))[key]
+
+
+async def claim_keys(
+    conn: AsyncConnection, *, scope: str, keys: dict[str, str], now: datetime
+) -> set[str]:
+    """Take each key (key -> fingerprint) in key order; the keys this call took."""
+    if not keys:
+        return set()
+    rows = [
+        {"scope": scope, "key": k, "fingerprint": keys[k], "created_at": now}
+        for k in sorted(keys)
+    ]
+    return set((await conn.execute(_CLAIM[conn.dialect.name], rows)).scalars())
+
+
+async def seen_keys(
+    conn: AsyncConnection, *, scope: str, keys: list[str]
+) -> dict[str, Seen]:
+    """The stored record of each key that exists."""
+    if not keys:
+        return {}
+    rows = await conn.execute(_SEEN, {"s": scope, "keys": keys})
+    return {r.key: Seen(r.fingerprint, r.status_code, r.response) for r in rows}
 
 
 async def save_answer(
     conn: AsyncConnection, *, scope: str, key: str, status_code: int, response: str
 ) -> None:
     await conn.execute(
-        idempotency_keys.update()
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(status_code=status_code, response=response)
+        _SAVE_ANSWER, {"s": scope, "k": key, "code": status_code, "resp": response}
     )
+
+
+async def save_answers(
+    conn: AsyncConnection, *, scope: str, answers: list[tuple[str, int, str]]
+) -> None:
+    """(key, status code, response) for many keys in one executemany."""
+    if answers:
+        await conn.execute(
+            _SAVE_ANSWER,
+            [{"s": scope, "k": k, "code": c, "resp": r} for k, c, r in answers],
+        )
+
+
+async def release_keys(conn: AsyncConnection, *, scope: str, keys: list[str]) -> None:
+    """Give back keys taken in this transaction whose request was refused."""
+    if keys:
+        await conn.execute(_RELEASE_KEY, [{"s": scope, "k": k} for k in keys])
 
 
 # --- pickups and weighings -------------------------------------------------------------
@@ -184,32 +233,237 @@ async def set_pickup_status(
     )
 
 
-async def add_weighing(conn: AsyncConnection, **values: Any) -> int:
-    return int(
-        (
-            await conn.execute(
-                weighings.insert().values(**values).returning(weighings.c.id)
-            )
-        ).scalar_one()
+def _of_household(column: Any) -> Any:
+    return (
+        sa.select(column)
+        .where(households.c.id == pickups.c.household_id)
+        .scalar_subquery()
+        .label(column.name)
     )
 
 
+# SQLite's RETURNING cannot name an UPDATE ... FROM table: correlated subqueries can.
+_CLOSE_PICKUPS = (
+    pickups.update()
+    .where(
+        pickups.c.code.in_(sa.bindparam("codes", expanding=True)),
+        pickups.c.status != "done",
+    )
+    .values(status="done", updated_at=sa.bindparam("now"))
+    .returning(
+        pickups.c.code,
+        pickups.c.id,
+        pickups.c.household_id,
+        _of_household(households.c.phone),
+        _of_household(households.c.language),
+    )
+)
+_KNOWN_CODES = sa.select(pickups.c.code).where(
+    pickups.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+
+
+_CLOSE_PICKUP = (
+    pickups.update()
+    .where(pickups.c.code == sa.bindparam("c"), pickups.c.status != "done")
+    .values(status="done", updated_at=sa.bindparam("now"))
+    .returning(
+        pickups.c.code,
+        pickups.c.id,
+        pickups.c.household_id,
+        _of_household(households.c.phone),
+        _of_household(households.c.language),
+    )
+)
+
+
+async def close_pickup(conn: AsyncConnection, code: str, now: datetime) -> Any:
+    """`close_pickups` for one code (a statement without an IN list)."""
+    return (await conn.execute(_CLOSE_PICKUP, {"c": code, "now": now})).first()
+
+
+async def close_pickups(
+    conn: AsyncConnection, codes: list[str], now: datetime
+) -> dict[str, Any]:
+    """Mark not-yet-weighed pickups done; code -> (id, household_id, phone, language).
+
+    The conditional update is the "weighed once" gate: a concurrent weighing of the
+    same pickup waits for this transaction and then finds nothing to close.
+    """
+    if not codes:
+        return {}
+    rows = await conn.execute(_CLOSE_PICKUPS, {"codes": codes, "now": now})
+    return {r.code: r for r in rows}
+
+
+_STATUSES = sa.select(pickups.c.code, pickups.c.status).where(
+    pickups.c.code.in_(sa.bindparam("codes", expanding=True))
+)
+
+
+async def pickup_statuses(conn: AsyncConnection, codes: list[str]) -> dict[str, str]:
+    """code -> status for the codes that name a pickup."""
+    if not codes:
+        return {}
+    rows = await conn.execute(_STATUSES, {"codes": codes})
+    return {r.code: r.status for r in rows}
+
+
+_RATE_HISTORY = (
+    sa.select(
+        material_rates.c.material,
+        material_rates.c.effective_from,
+        material_rates.c.kobo_per_kg,
+    )
+    .where(material_rates.c.effective_from <= sa.bindparam("day"))
+    .order_by(material_rates.c.effective_from, material_rates.c.material)
+)
+
+
+async def rate_history(
+    conn: AsyncConnection, until: date
+) -> list[tuple[str, date, int]]:
+    """Every rate version that took effect on or before `until`, oldest first."""
+    rows = await conn.execute(_RATE_HISTORY, {"day": until})
+    return [(r.material, r.effective_from, int(r.kobo_per_kg)) for r in rows]
+
+
+_WEIGHING_COLUMNS = (
+    "pickup_id",
+    "household_id",
+    "collected_at",
+    "lat",
+    "lon",
+    "total_grams",
+    "credited_kobo",
+    "credit_status",
+    "transfer_id",
+    "source",
+    "collector",
+    "created_at",
+)
+_ADD_WEIGHING = weighings.insert().returning(weighings.c.id)
+_ADD_WEIGHINGS = weighings.insert().returning(
+    weighings.c.id, sort_by_parameter_order=True
+)
+_ADD_ITEMS = weighing_items.insert()
+_LINK = (
+    weighings.update()
+    .where(weighings.c.id == sa.bindparam("w"))
+    .values(transfer_id=sa.bindparam("t"))
+)
+_CAP = (
+    weighings.update()
+    .where(weighings.c.id == sa.bindparam("w"))
+    .values(credited_kobo=0, credit_status="capped", transfer_id=None)
+)
+
+
+_new_weighing = (
+    weighings.insert()
+    .values(
+        {
+            c: sa.bindparam(f"w_{c}", type_=weighings.c[c].type)
+            for c in _WEIGHING_COLUMNS
+        }
+    )
+    .returning(weighings.c.id)
+    .cte("w")
+)
+_unnest = (
+    sa.func.unnest(
+        sa.bindparam("materials", type_=postgresql.ARRAY(sa.String)),
+        sa.bindparam("grams", type_=postgresql.ARRAY(sa.BigInteger)),
+        sa.bindparam("kobos", type_=postgresql.ARRAY(sa.BigInteger)),
+    )
+    .table_valued("material", "grams", "kobo")
+    .render_derived(name="i")
+)
+# PostgreSQL: the weighing and its items in one round trip.
+_ADD_WEIGHING_WITH_ITEMS_PG = (
+    weighing_items.insert()
+    .from_select(
+        ["weighing_id", "material", "grams", "kobo_per_kg"],
+        sa.select(
+            _new_weighing.c.id, _unnest.c.material, _unnest.c.grams, _unnest.c.kobo
+        )
+        .select_from(_new_weighing)
+        .join(_unnest, sa.true()),
+    )
+    .returning(weighing_items.c.weighing_id)
+    .add_cte(_new_weighing)
+)
+
+
+async def add_weighing(
+    conn: AsyncConnection, *, items: list[tuple[str, int, int]], **values: Any
+) -> int:
+    """A weighing row and its (material, grams, kobo per kg) items; the new id."""
+    row = {c: values[c] for c in _WEIGHING_COLUMNS}
+    if conn.dialect.name == "postgresql" and items:
+        params = {f"w_{c}": v for c, v in row.items()}
+        params["materials"] = [m for m, _, _ in items]
+        params["grams"] = [g for _, g, _ in items]
+        params["kobos"] = [k for _, _, k in items]
+        result = await conn.execute(_ADD_WEIGHING_WITH_ITEMS_PG, params)
+        return int(result.scalars().all()[0])
+    weighing_id = int((await conn.execute(_ADD_WEIGHING, row)).scalar_one())
+    await add_weighing_items(
+        conn,
+        [
+            {"weighing_id": weighing_id, "material": m, "grams": g, "kobo_per_kg": k}
+            for m, g, k in items
+        ],
+    )
+    return weighing_id
+
+
+async def add_weighings(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert weighing rows in one executemany; their ids in the same order."""
+    if not rows:
+        return []
+    params = [{c: r[c] for c in _WEIGHING_COLUMNS} for r in rows]
+    return [int(i) for i in (await conn.execute(_ADD_WEIGHINGS, params)).scalars()]
+
+
 async def add_weighing_items(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await conn.execute(weighing_items.insert(), rows)
+    if rows:
+        await conn.execute(_ADD_ITEMS, rows[0] if len(rows) == 1 else rows)
 
 
 async def link_weighing_transfer(
     conn: AsyncConnection, weighing_id: int, transfer_id: int
 ) -> None:
-    await conn.execute(
-        weighings.update()
-        .where(weighings.c.id == weighing_id)
-        .values(transfer_id=transfer_id)
-    )
+    await conn.execute(_LINK, {"w": weighing_id, "t": transfer_id})
+
+
+async def link_weighing_transfers(
+    conn: AsyncConnection, pairs: list[tuple[int, int]]
+) -> None:
+    """(weighing id, transfer id) pairs in one executemany."""
+    if pairs:
+        await conn.execute(_LINK, [{"w": w, "t": t} for w, t in pairs])
+
+
+async def cap_weighing(conn: AsyncConnection, weighing_id: int) -> None:
+    """Mark a weighing recorded but not credited (the outstanding-credit cap)."""
+    await conn.execute(_CAP, {"w": weighing_id})
+
+
+_TOTAL = sa.select(
+    sa.func.sum(accounts.c.credits_posted - accounts.c.debits_posted)
+).where(accounts.c.name.in_(STRIPE_NAMES))
 
 
 async def outstanding_credit(conn: AsyncConnection) -> int:
-    """What the programme owes all households together (posted credit not yet spent)."""
+    """What the programme owes all households together (posted credit not yet spent).
+
+    A few rows read: the households' total kept by the ledger; summed over household
+    accounts only before the ledger first created it.
+    """
+    total = (await conn.execute(_TOTAL)).scalar_one()
+    if total is not None:
+        return int(total)
     total = (
         await conn.execute(
             sa.select(
@@ -220,6 +474,104 @@ async def outstanding_credit(conn: AsyncConnection) -> int:
         )
     ).scalar_one()
     return int(total)
+
+
+# --- receipts (straight into the outbox, so they are written before the cap gate) ---
+
+_ENQUEUE = {
+    name: ins(outbox).on_conflict_do_nothing(index_elements=["key"])
+    for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_SET_BODY = (
+    outbox.update()
+    .where(outbox.c.key == sa.bindparam("k"))
+    .values(body=sa.bindparam("b"))
+)
+
+
+def sms_row(
+    *, key: str, to_phone: str, body: str, now: datetime, ttl: timedelta, attempts: int
+) -> dict[str, Any]:
+    """An outbox row as `outbox.enqueue` writes it (kind sms, pending, not a reply)."""
+    return {
+        "key": key,
+        "kind": "sms",
+        "to_phone": to_phone,
+        "body": body,
+        "is_reply": False,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": attempts,
+        "next_attempt_at": now,
+        "expires_at": now + ttl,
+        "created_at": now,
+    }
+
+
+async def enqueue_sms(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Queue SMS rows (see `sms_row`); a key already queued keeps its first row."""
+    if rows:
+        await conn.execute(
+            _ENQUEUE[conn.dialect.name], rows[0] if len(rows) == 1 else rows
+        )
+
+
+_OUTBOX_COLUMNS = (
+    "key",
+    "kind",
+    "to_phone",
+    "body",
+    "is_reply",
+    "status",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "expires_at",
+    "created_at",
+)
+# PostgreSQL: the answer and the receipt in one round trip (a data-modifying WITH
+# runs once, whether or not the main statement reads it).
+_ANSWER_AND_SMS_PG = (
+    postgresql.insert(outbox)
+    .values(
+        {c: sa.bindparam(f"o_{c}", type_=outbox.c[c].type) for c in _OUTBOX_COLUMNS}
+    )
+    .on_conflict_do_nothing(index_elements=["key"])
+    .add_cte(
+        idempotency_keys.update()
+        .where(
+            idempotency_keys.c.scope == sa.bindparam("s"),
+            idempotency_keys.c.key == sa.bindparam("k"),
+        )
+        .values(status_code=sa.bindparam("code"), response=sa.bindparam("resp"))
+        .cte("answer")
+    )
+)
+
+
+async def save_answer_and_queue(
+    conn: AsyncConnection,
+    *,
+    scope: str,
+    key: str,
+    status_code: int,
+    response: str,
+    sms: dict[str, Any],
+) -> None:
+    """`save_answer` and `enqueue_sms` of one row, in one statement on PostgreSQL."""
+    if conn.dialect.name != "postgresql":
+        await save_answer(
+            conn, scope=scope, key=key, status_code=status_code, response=response
+        )
+        await enqueue_sms(conn, [sms])
+        return
+    params = {f"o_{c}": sms[c] for c in _OUTBOX_COLUMNS}
+    params |= {"s": scope, "k": key, "code": status_code, "resp": response}
+    await conn.execute(_ANSWER_AND_SMS_PG, params)
+
+
+async def set_sms_body(conn: AsyncConnection, key: str, body: str) -> None:
+    await conn.execute(_SET_BODY, {"k": key, "b": body})
 
 
 async def weighing(conn: AsyncConnection, weighing_id: int) -> Any:

@@ -745,3 +745,36 @@ async def test_operator_api_redemption(
     ).status == 404
     assert (await deps.money.balance(household_id))["held_kobo"] == 60000
     assert len((await deps.money.payouts()).items) == 1
+
+
+async def test_batch_endpoint_answers_each_item(
+    client: Any, text: Any, deps: Any, clock: Any, rates: None, collector: Any
+) -> None:
+    """POST /api/v1/collections/batch answers each weighing as the single call would."""
+    _, code_a, household_a = await household_with_pickup(text, deps)
+    _, code_b, _ = await household_with_pickup(text, deps)
+    good = weighing(code_a, clock, key="b-1")
+    batch = {
+        "weighings": [
+            good,
+            weighing("ZZZZ", clock, key="b-2"),
+            {"pickup_code": code_b, "items": "lots"},
+            weighing(code_b, clock, key="b-3"),
+        ]
+    }
+    resp = await client.post("/api/v1/collections/batch", json=batch, headers=collector)
+    assert resp.status == 200
+    results = (await resp.json())["results"]
+    assert [r["status"] for r in results] == [201, 404, 400, 201]
+    assert results[0]["body"]["credited_kobo"] == 17300
+    again = await (
+        await client.post("/api/v1/collections/batch", json=batch, headers=collector)
+    ).json()
+    assert again["results"][0] == results[0] and again["results"][3] == results[3]
+    single = await client.post("/api/v1/collections", json=good, headers=collector)
+    assert (single.status, await single.json()) == (201, results[0]["body"])
+    assert (await deps.money.balance(household_a))["posted_kobo"] == 17300
+    resp = await client.post(
+        "/api/v1/collections/batch", json={"weighings": []}, headers=collector
+    )
+    assert resp.status == 400
