@@ -119,8 +119,8 @@ def neighbourhood(n: int, rng: random.Random) -> list[DemoHousehold]:
 def _free_port(preferred: int) -> int:
     with socket.socket() as s:
         try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
+            s.bind(("127.0.0.1", preferred))  # 0 asks the OS for any free port
+            return int(s.getsockname()[1])
         except OSError:
             s.bind(("127.0.0.1", 0))
             return int(s.getsockname()[1])
@@ -386,7 +386,8 @@ async def money_day(
         )
 
         print("\n-- Households spend their credit --", file=out)
-        by_phone = {p["phone"]: p for p in pickups}
+        _, done = await api("GET", "/api/v1/pickups?status=done&limit=1000", ops)
+        by_phone = {p["phone"]: p for p in done["items"]}
         spenders = [h for h in people if h.phone in by_phone]
         for i, h in enumerate(spenders[:12]):
             body = ["AIRTIME 100", "CASHOUT 150", "airtime N50", "BAL"][i % 4]
