@@ -124,43 +124,8 @@ def _coordinate(body: dict[str, Any], name: str, limit: float) -> float | None:
 async def post_collection(request: web.Request) -> web.Response:
     """Record a weighing; the same idempotency_key replays the first answer."""
     body = await _json_body(request)
-    deps = request.app[DEPS]
-    code, key, items = (
-        body.get("pickup_code"),
-        body.get("idempotency_key"),
-        body.get("items"),
-    )
-    if not isinstance(code, str) or not 4 <= len(normalise_code(code)) <= 8:
-        raise ApiError(400, "invalid_body", "pickup_code must be a 4-8 character code")
-    if not isinstance(key, str) or not 1 <= len(key) <= 120:
-        raise ApiError(
-            400, "invalid_body", "idempotency_key must be a string of 1-120 characters"
-        )
-    if not isinstance(items, list) or not 1 <= len(items) <= 20:
-        raise ApiError(
-            400, "invalid_body", "items must be a list of 1-20 {material, kg}"
-        )
-    parsed: list[tuple[str, int]] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ApiError(
-                400, "invalid_body", 'each item is {"material": ..., "kg": ...}'
-            )
-        parsed.append((_material(item.get("material")), _grams(item.get("kg"))))
-    answer = await run(
-        request,
-        LogWeights(
-            pickup_code=normalise_code(code),
-            items=tuple(parsed),
-            collected_at=_when(body.get("collected_at"), deps.clock.now()),
-            idempotency_key=key,
-            scope="api",
-            source="api",
-            collector="api",
-            lat=_coordinate(body, "lat", 90),
-            lon=_coordinate(body, "lon", 180),
-        ),
-    )
+    command = _weighing_command(body, request.app[DEPS].clock.now())
+    answer = await run(request, command)
     return web.json_response(answer.body, status=answer.status_code)
 
 
