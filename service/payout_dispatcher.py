@@ -143,7 +143,7 @@ class PayoutDispatcher:
         status: PayoutStatus | None = None
         if provider is not None:
             try:
-                status = await provider.status(row.reference)
+                status = await provider.status(row.reference, row.provider_txn)
             except GatewayError as exc:
                 log.info("status of payout %s unavailable: %s", row.reference[:8], exc)
         if status is not None and status.state in ("succeeded", "failed"):

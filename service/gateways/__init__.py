@@ -100,8 +100,13 @@ class PayoutProvider(Protocol):
         caller resolves it with status(), never by assuming failure."""
         ...
 
-    async def status(self, reference: str) -> PayoutStatus:
-        """The provider's current view of a payout; "unknown" if never received."""
+    async def status(
+        self, reference: str, provider_txn: str | None = None
+    ) -> PayoutStatus:
+        """The provider's current view of a payout; "unknown" if never received.
+
+        `provider_txn` is the provider's own id, when we stored one: providers that
+        cannot look a payout up by our reference need it."""
         ...
 
     def parse_callback(

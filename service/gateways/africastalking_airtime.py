@@ -148,13 +148,17 @@ class AfricasTalkingAirtime:
             )
         return await self._sent(request, answer, what, first_try)
 
-    async def status(self, reference: str) -> PayoutStatus:
-        """AT's view of the payout, found through its stored requestId.
+    async def status(
+        self, reference: str, provider_txn: str | None = None
+    ) -> PayoutStatus:
+        """AT's view of the payout, found through its requestId.
 
-        "unknown" only when this provider never sent the reference; a send whose
-        answer was lost stays "pending" (AT offers no lookup by our reference).
+        The requestId comes from the caller (stored with the payout, so it survives a
+        restart) or from this adapter's map. "unknown" only when neither knows the
+        reference; a send whose answer was lost stays "pending" (AT offers no lookup
+        by our reference). A resend after "unknown" carries the same Idempotency-Key.
         """
-        request_id = self.request_ids.get(reference)
+        request_id = provider_txn or self.request_ids.get(reference)
         if request_id is None:
             return PayoutStatus("unknown", reference)
         if request_id == AWAITING_ANSWER:

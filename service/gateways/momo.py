@@ -142,7 +142,9 @@ class MomoDisbursement:
             )
         raise self._http_error(response, what)
 
-    async def status(self, reference: str) -> PayoutStatus:
+    async def status(
+        self, reference: str, provider_txn: str | None = None
+    ) -> PayoutStatus:
         """GET the transfer; 404 means MoMo never received it ("unknown")."""
         what = f"status of transfer {reference}"
         response = await self._call("GET", f"{TRANSFER_PATH}/{reference}", what)

@@ -106,7 +106,9 @@ class SandboxPayouts:
             raise GatewayError("sandbox: read timeout", retryable=True)
         return await self.status(request.reference)
 
-    async def status(self, reference: str) -> PayoutStatus:
+    async def status(
+        self, reference: str, provider_txn: str | None = None
+    ) -> PayoutStatus:
         async with self.db.reader.connect() as conn:
             row = (
                 await conn.execute(

@@ -757,3 +757,17 @@ def test_empty_callback_token_is_refused(client: httpx.AsyncClient) -> None:
     """An empty callback token would let any caller in, so it is refused."""
     with pytest.raises(ValueError, match="callback_token"):
         make_provider(client, callback_token="")
+
+
+async def test_status_uses_the_stored_request_id_after_a_restart(
+    router: respx.Router, client: httpx.AsyncClient
+) -> None:
+    """A fresh adapter (empty map) still finds a payout by the requestId we stored."""
+    fresh = AfricasTalkingAirtime(
+        client, username="recoop", api_key="k", callback_token="t"
+    )
+    find = router.get(FIND_URL).respond(200, json=found())
+    status = await fresh.status(REFERENCE, provider_txn="ATQid_stored")
+    assert find.called
+    assert find.calls.last.request.url.params["transactionId"] == "ATQid_stored"
+    assert status.state in ("succeeded", "pending", "failed")
