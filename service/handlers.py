@@ -254,10 +254,15 @@ async def _collector_log(
         source="sms",
         collector=collector.name,
     )
+    # A savepoint: a refused weighing leaves nothing behind (not even its key),
+    # while the inbound message itself is still recorded with the refusal reply.
+    savepoint = await uow.conn.begin_nested()
     try:
         answer = await money.weigh(uow, cmd, clock=clock, settings=settings)
     except (DomainError, LedgerError) as exc:
+        await savepoint.rollback()
         return render("log_problem", "en", code=code, problem=str(exc)[:60])
+    await savepoint.commit()
     kg = money.kg_text(answer.body["total_grams"])
     if answer.body["status"] == "capped":
         return render("logged_capped", "en", code=code, kg=kg)

@@ -778,3 +778,25 @@ async def test_batch_endpoint_answers_each_item(
         "/api/v1/collections/batch", json={"weighings": []}, headers=collector
     )
     assert resp.status == 400
+
+
+async def test_refused_sms_log_leaves_no_claimed_key(
+    text: Any, deps: Any, clock: Any, rates: None
+) -> None:
+    """A LOG for an unknown code is refused cleanly and claims no idempotency key."""
+    import sqlalchemy as sa
+
+    from service.persistence.tables import idempotency_keys
+
+    collector_phone = random_phone()
+    await deps.bus.handle(RegisterCollector("Musa", collector_phone))
+    _, reply = await text("LOG KQ7X PET 2", collector_phone)
+    assert "KQ7X" in reply and "no pickup" in reply
+    async with deps.db.reader.connect() as conn:
+        assert (
+            await conn.execute(sa.select(sa.func.count()).select_from(idempotency_keys))
+        ).scalar_one() == 0
+    _, code, household_id = await household_with_pickup(text, deps)
+    _, reply = await text(f"LOG {code} PET 2", collector_phone)
+    assert "N100" in reply
+    assert (await deps.money.balance(household_id))["posted_kobo"] == 10000
