@@ -3,8 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+VENDOR := service/static/vendor
+ASSETS := $(VENDOR)/.installed-$(shell cat frontend/package-lock.json | cksum | cut -d' ' -f1)
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test check fmt install clean
+.PHONY: demo test check fmt install assets browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,15 +18,33 @@ $(STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(ASSETS)
 
-demo: $(STAMP)
+# Map, chart and accessibility libraries come from the npm registry, never a CDN.
+$(ASSETS): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/images
+	cp frontend/node_modules/leaflet/dist/leaflet.js frontend/node_modules/leaflet/dist/leaflet.css $(VENDOR)/
+	cp frontend/node_modules/leaflet/dist/images/* $(VENDOR)/images/
+	cp frontend/node_modules/uplot/dist/uPlot.iife.min.js frontend/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	cp frontend/node_modules/axe-core/axe.min.js $(VENDOR)/
+	touch $(ASSETS)
+
+assets: $(ASSETS)
+
+# Browser tests drive Debian's chromium (playwright never downloads a browser).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/recoop demo
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
-check: $(STAMP)
+check: $(STAMP) $(ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy service webhooks routes_planner
 	$(BIN)/python -m pytest -q
@@ -33,4 +54,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) recoop.db recoop.db-wal recoop.db-shm
+	rm -rf $(VENV) $(VENDOR) frontend/node_modules recoop.db recoop.db-wal recoop.db-shm

@@ -45,6 +45,18 @@ async def errors_and_metrics(
             if api
             else web.Response(status=500, text="internal error")
         )
+    actor = request.get("actor")
+    if (
+        actor
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+        and response.status < 400
+    ):
+        try:
+            await request.app[DEPS].auth.audit(
+                actor, f"{request.method} {request.path}", response.status
+            )
+        except Exception:
+            log.exception("could not write the audit entry for %s", request.path)
     route = request.match_info.route.resource
     label = route.canonical if route is not None else "unmatched"
     request.app[DEPS].metrics.http_requests.labels(label, str(response.status)).observe(

@@ -9,6 +9,7 @@ from functools import partial
 import httpx
 
 from service import handlers, money, money_batch, planning
+from service.auth import Auth
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
 from service.dispatcher import Dispatcher
@@ -62,6 +63,7 @@ class Deps:
     dispatcher: Dispatcher
     payouts: dict[str, PayoutProvider]
     payout_dispatcher: PayoutDispatcher
+    auth: Auth
     http: httpx.AsyncClient | None = None
     background: list[str] = field(default_factory=lambda: list(ALL_BACKGROUND))
 
@@ -247,6 +249,7 @@ def build(
         dispatcher=dispatcher,
         payouts=payouts,
         payout_dispatcher=payout_dispatcher,
+        auth=Auth(db, clock, settings),
         http=http,
         background=list(ALL_BACKGROUND) if background is None else background,
     )

@@ -108,6 +108,38 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    import getpass
+
+    from service.bootstrap import build
+    from service.domain.errors import InvalidInput
+
+    settings = _settings()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ; nothing created", file=sys.stderr)
+            return 2
+
+    async def run() -> int:
+        await ensure_schema(settings)
+        deps = build(settings, background=[])
+        try:
+            return await deps.auth.create_operator(args.username, password)
+        finally:
+            await deps.close()
+
+    try:
+        asyncio.run(run())
+    except InvalidInput as exc:
+        print(f"not created: {exc}", file=sys.stderr)
+        return 2
+    print(f"created operator {args.username.strip().lower()}; sign in at /ops")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from service.demo import run_demo
 
@@ -235,6 +267,17 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=["operator", "collector"], required=True)
     create.add_argument("--name", default="")
     create.set_defaults(func=cmd_token_create)
+
+    operator = sub.add_parser("operator", help="dashboard sign-in accounts")
+    operator_sub = operator.add_subparsers(dest="operator_command", required=True)
+    op_create = operator_sub.add_parser(
+        "create", help="add an operator (asks for the password)"
+    )
+    op_create.add_argument("username")
+    op_create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    op_create.set_defaults(func=cmd_operator_create)
 
     plan = sub.add_parser("plan", help="plan a day's rounds from open pickup requests")
     plan.add_argument("--date", required=True, help="YYYY-MM-DD")

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     plan_seconds: float = Field(default=10.0, gt=0, le=600)
     # Geocoding JOIN addresses: "none" (plus codes and GPS pins only) or a geopy
     # service name such as "nominatim"; results are cached in the database.
+    # Map tiles for the collector and operator maps; pages still list stops without them.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     geocoder: str = "none"
     geocoder_user_agent: str = "recoop (operator contact not set)"
     geocode_suffix: str = ", Lagos, Nigeria"

@@ -12,6 +12,7 @@ from webhooks import (
     health,
     impact,
     kobo,
+    pages,
     payouts,
     twilio_sms,
 )
@@ -34,3 +35,4 @@ def setup_routes(app: web.Application) -> None:
     api_money.setup(app)
     api_rounds.setup(app)
     impact.setup(app)
+    pages.setup_static(app)

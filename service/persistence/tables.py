@@ -483,6 +483,75 @@ class GeocodeCache(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class Operator(SQLModel, table=True):
+    """A person who signs in to /ops with a password (only its argon2 hash is kept)."""
+
+    __tablename__ = "operators"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=60, unique=True)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    disabled_at: datetime | None = _ts(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a token, the table keeps its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    kind: str = Field(max_length=10)  # operator | collector
+    subject_id: int
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class LoginCode(SQLModel, table=True):
+    """A one-time sign-in code texted to a collector (single use, short-lived)."""
+
+    __tablename__ = "login_codes"
+    __table_args__ = (
+        sa.Index("ix_login_codes_collector", "collector_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    collector_id: int = Field(foreign_key="collectors.id")
+    code_hash: str = Field(max_length=64)
+    attempts: int = 0
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, when: one row per accepted write by an operator or collector."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor: str = Field(max_length=80)  # operator:alice | collector:3 | token:7
+    action: str = Field(max_length=120)  # "POST /api/v1/collections"
+    status: int
+    detail: str = Field(default="", max_length=400)
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job per due time, across every process."""
+
+    __tablename__ = "job_runs"
+
+    job: str = Field(max_length=40, primary_key=True)
+    due_at: datetime = Field(sa_type=UtcDateTime, primary_key=True)
+    owner: str = Field(max_length=80)
+    started_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
+    outcome: str | None = Field(default=None, max_length=200)
+
+
 metadata = SQLModel.metadata
 households = Household.__table__  # type: ignore[attr-defined]
 pickups = Pickup.__table__  # type: ignore[attr-defined]
@@ -508,3 +577,8 @@ bikes = Bike.__table__  # type: ignore[attr-defined]
 rounds = PlannedRound.__table__  # type: ignore[attr-defined]
 round_stops = RoundStop.__table__  # type: ignore[attr-defined]
 geocode_cache = GeocodeCache.__table__  # type: ignore[attr-defined]
+operators = Operator.__table__  # type: ignore[attr-defined]
+web_sessions = WebSession.__table__  # type: ignore[attr-defined]
+login_codes = LoginCode.__table__  # type: ignore[attr-defined]
+audit_log = AuditEntry.__table__  # type: ignore[attr-defined]
+job_runs = JobRun.__table__  # type: ignore[attr-defined]
