@@ -87,7 +87,7 @@ def create_app(deps: Deps, *, role: str = "all") -> web.Application:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     """Outbox and payout loops, the sandbox's back office, and the scheduler."""
     from service.gateways.sandbox_payouts import SandboxPayouts
-    from service.scheduler import Leader, build_scheduler
+    from service.scheduler import Leadership
 
     deps = app[DEPS]
     wanted = set(deps.background)
@@ -99,22 +99,20 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     sandbox = deps.payouts.get("sandbox")
     if "sandbox" in wanted and isinstance(sandbox, SandboxPayouts):
         loops.append(("sandbox-provider", sandbox.run_forever()))
+    leadership = Leadership(deps, check_s=deps.settings.leader_check_s)
+    if "scheduler" in wanted:
+        await leadership.step()  # the first process takes the lead before serving
+        if not leadership.is_leader:
+            log.info("another process runs the scheduled jobs; standing by")
+        loops.append(("scheduler-leadership", leadership.run_forever()))
     tasks = [asyncio.create_task(coro, name=name) for name, coro in loops]
-    scheduler, leader = None, Leader(deps)
-    if "scheduler" in wanted and await leader.acquire():
-        scheduler = build_scheduler(deps)
-        scheduler.start()
-    elif "scheduler" in wanted:
-        log.info("another process holds the scheduler lock; not scheduling here")
     yield
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
-    await leader.release()
     for task in tasks:
         task.cancel()
     for task in tasks:
         with suppress(asyncio.CancelledError):
             await task
+    await leadership.stop()
 
 
 async def _close_deps(app: web.Application) -> AsyncIterator[None]:

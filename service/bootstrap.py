@@ -204,6 +204,7 @@ def build(
                 settings=settings,
                 db=db,
                 uow_factory=uow_factory,
+                metrics=metrics,
             ),
             SendReminders: partial(planning.send_reminders, clock=clock),
             LocateHouseholds: partial(

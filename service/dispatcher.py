@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from service.clock import Clock
+from service.domain.sms_segments import segment_count
 from service.gateways import GatewayError, OutboundSms, SmsGateway
 from service.metrics import Metrics
 from service.persistence import outbox
@@ -146,6 +147,7 @@ class Dispatcher:
                 provider_status=result.status,
             )
         self.metrics.outbound_sms.labels(outcome="sent").inc()
+        self.metrics.sms_segments.labels(self.gateway.name).inc(segment_count(row.body))
 
     async def _failed(self, row: outbox.OutboxRow, exc: GatewayError) -> None:
         now = self.clock.now()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, plan
@@ -25,6 +26,7 @@ from service.domain.events import SmsQueued
 from service.domain.model import new_pickup_code
 from service.domain.replies import render
 from service.gateways.geocoding import Geocoder
+from service.metrics import Metrics
 from service.persistence import planning as pdb
 from service.persistence.db import READONLY, Database
 from service.persistence.tables import bikes, geocode_cache, households, hubs
@@ -91,6 +93,7 @@ async def plan_day(
     settings: Settings,
     db: Database,
     uow_factory: Callable[[], UnitOfWork],
+    metrics: Metrics | None = None,
 ) -> PlanSummary:
     """Plan the day, schedule each pickup with a bike and a 2-hour window, and tell
     households and collectors by SMS (a changed window sends a new SMS; an unchanged
@@ -116,8 +119,19 @@ async def plan_day(
     if hub_rows and bike_rows and pickup_rows:
         problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, clock)
         params = PlannerParams(time_limit_s=cmd.seconds or settings.plan_seconds)
+        started = perf_counter()
         result = await asyncio.to_thread(plan, problem, params)
         routes = list(result.rounds)
+        if metrics is not None:
+            metrics.planner_seconds.observe(perf_counter() - started)
+            metrics.planner_last.labels("served").set(
+                len(pickup_rows) - len(result.unplanned)
+            )
+            metrics.planner_last.labels("unplanned").set(len(result.unplanned))
+            metrics.planner_last.labels("rounds").set(len(routes))
+            metrics.planner_last.labels("km").set(
+                sum(r.distance_m for r in routes) / 1000
+            )
         for missing in result.unplanned:
             summary.unplanned[by_id[missing.stop_id].code] = missing.reason
     else:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # Database connections per process (PostgreSQL): size it for the expected concurrency.
     db_pool_size: int = Field(default=20, ge=1, le=500)
     dispatcher_interval_s: float = Field(default=0.5, gt=0)
+    # How often a standby process tries to take over the scheduled jobs.
+    leader_check_s: float = Field(default=2.0, gt=0, le=60)
+    # The PostgreSQL advisory lock the scheduler's leader holds (one per deployment).
+    leader_lock_id: int = Field(default=0x5245434F, ge=0, lt=2**63)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

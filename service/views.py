@@ -227,6 +227,32 @@ class Views:
         """Raise unless the database answers."""
         await self._rows(sa.select(sa.literal(1)))
 
+    async def gauges(self, now: datetime) -> dict[str, Any]:
+        """Outbox rows by status, the oldest unsent row's age, payouts by state."""
+        from service.persistence.tables import payouts
+
+        by_status = await self._rows(
+            sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+        )
+        oldest = await self._rows(
+            sa.select(outbox.c.created_at)
+            .where(outbox.c.status.in_(("pending", "sending")))
+            .order_by(outbox.c.id)
+            .limit(1)
+        )
+        by_state = await self._rows(
+            sa.select(payouts.c.status, sa.func.count()).group_by(payouts.c.status)
+        )
+        return {
+            "outbox": {row[0]: int(row[1]) for row in by_status},
+            "oldest_pending_s": (
+                max(0.0, (now - oldest[0].created_at).total_seconds())
+                if oldest
+                else 0.0
+            ),
+            "payouts": {row[0]: int(row[1]) for row in by_state},
+        }
+
 
 class MoneyViews:
     """Read-side queries for balances, the trial balance, payouts, rates and disputes."""

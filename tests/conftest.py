@@ -87,6 +87,8 @@ def settings() -> Settings:
         twilio_auth_token=AUTH_TOKEN,
         public_base_url=BASE_URL,
         africastalking_webhook_token="at-secret",
+        # Its own scheduler lock, so parallel runs on one PostgreSQL never collide.
+        leader_lock_id=uuid.uuid4().int >> 65,
     )
 
 
