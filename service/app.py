@@ -12,6 +12,7 @@ from aiohttp import web
 
 from service.app_keys import DEPS
 from service.bootstrap import Deps
+from service.logs import new_request_id, request_id
 from webhooks import setup_routes
 from webhooks.api_v1 import ApiError
 from webhooks.app_keys import TWILIO_VERIFIER
@@ -26,8 +27,10 @@ async def errors_and_metrics(
     request: web.Request,
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
-    """JSON errors under /api; never a bare 500 for bad input; latency histogram."""
+    """Request id; JSON errors under /api; never a bare 500 for bad input; latency."""
     started = time.perf_counter()
+    rid = new_request_id(request.headers.get("X-Request-Id"))
+    request_id.set(rid)  # each request runs in its own task: the id stays with it
     api = request.path.startswith("/api/")
     try:
         response = await handler(request)
@@ -57,6 +60,8 @@ async def errors_and_metrics(
             )
         except Exception:
             log.exception("could not write the audit entry for %s", request.path)
+    if not response.prepared:  # a streamed response has sent its headers already
+        response.headers["X-Request-Id"] = rid
     route = request.match_info.route.resource
     label = route.canonical if route is not None else "unmatched"
     request.app[DEPS].metrics.http_requests.labels(label, str(response.status)).observe(

@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.logs import setup_logging
 
     settings = _settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     asyncio.run(ensure_schema(settings))
 
     async def make_app() -> web.Application:

@@ -8,9 +8,11 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from service import phones
 from service.clock import Clock
 from service.domain.sms_segments import segment_count
 from service.gateways import GatewayError, OutboundSms, SmsGateway
+from service.logs import request_id
 from service.metrics import Metrics
 from service.persistence import outbox
 from service.persistence.db import Database
@@ -65,7 +67,11 @@ class Dispatcher:
         async with self.db.writer.begin() as conn:
             rows = await outbox.claim(conn, now=now, lease=self.lease, limit=limit)
         for row in rows:
-            await self._deliver(row)
+            token = request_id.set(row.request_id)  # logs carry the causing request
+            try:
+                await self._deliver(row)
+            finally:
+                request_id.reset(token)
         return len(rows)
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -90,6 +96,16 @@ class Dispatcher:
                 )
                 self.metrics.outbound_sms.labels(outcome="expired").inc()
                 return
+            if not self._country_allowed(row.to_phone):
+                await outbox.mark_final(
+                    conn,
+                    row.id,
+                    status="failed",
+                    error="destination country not allowed (RECOOP_SMS_ALLOWED_COUNTRIES)",
+                )
+                self._tripped("country", row)
+                self.metrics.outbound_sms.labels(outcome="failed").inc()
+                return
             if await OptOuts(conn).contains(row.to_phone):
                 await outbox.mark_final(
                     conn, row.id, status="suppressed", error="recipient opted out"
@@ -98,10 +114,24 @@ class Dispatcher:
                 return
             if not row.is_reply:
                 hour_ago = now - timedelta(hours=1)
-                sent = await outbox.count_started_since(conn, row.to_phone, hour_ago)
-                if sent >= self.settings.sms_per_number_per_hour:
+                prefix = row.to_phone[: self.settings.sms_prefix_digits + 1]
+                guard = None
+                if (
+                    await outbox.count_started_since(conn, row.to_phone, hour_ago)
+                    >= self.settings.sms_per_number_per_hour
+                ):
+                    guard, scope = "number", row.to_phone
+                elif (
+                    await outbox.count_started_since(
+                        conn, prefix, hour_ago, prefix=True
+                    )
+                    >= self.settings.sms_per_prefix_per_hour
+                ):
+                    guard, scope = "prefix", prefix
+                if guard is not None:
+                    self._tripped(guard, row)
                     oldest = await outbox.oldest_started_since(
-                        conn, row.to_phone, hour_ago
+                        conn, scope, hour_ago, prefix=guard == "prefix"
                     )
                     free_at = (oldest or now) + timedelta(hours=1, seconds=1)
                     if free_at >= row.expires_at:
@@ -109,7 +139,7 @@ class Dispatcher:
                             conn,
                             row.id,
                             status="expired",
-                            error="hourly cap for this number until after expiry",
+                            error=f"hourly cap for this {guard} until after expiry",
                         )
                         self.metrics.outbound_sms.labels(outcome="expired").inc()
                     else:
@@ -117,7 +147,7 @@ class Dispatcher:
                             conn,
                             row.id,
                             at=free_at,
-                            reason="hourly cap for this number",
+                            reason=f"hourly cap for this {guard}",
                         )
                         self.metrics.outbound_sms.labels(outcome="deferred").inc()
                     return
@@ -146,8 +176,31 @@ class Dispatcher:
                 provider_id=result.provider_id,
                 provider_status=result.status,
             )
+        segments = segment_count(row.body)
         self.metrics.outbound_sms.labels(outcome="sent").inc()
-        self.metrics.sms_segments.labels(self.gateway.name).inc(segment_count(row.body))
+        self.metrics.sms_segments.labels(self.gateway.name).inc(segments)
+        log.info(
+            "sent SMS %s to %s via %s (%d segment%s)",
+            row.key,
+            mask(row.to_phone),
+            self.gateway.name,
+            segments,
+            "" if segments == 1 else "s",
+        )
+
+    def _country_allowed(self, phone: str) -> bool:
+        allowed = self.settings.sms_allowed_countries
+        return not allowed or phones.region_of(phone) in allowed
+
+    def _tripped(self, guard: str, row: outbox.OutboxRow) -> None:
+        """An abuse guard held a message back: count it and say so (the alert)."""
+        self.metrics.sms_cap_trips.labels(guard).inc()
+        log.warning(
+            "SMS guard tripped: %s limit held back %s to %s",
+            guard,
+            row.key,
+            mask(row.to_phone),
+        )
 
     async def _failed(self, row: outbox.OutboxRow, exc: GatewayError) -> None:
         now = self.clock.now()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+import secrets
+import traceback
+from datetime import UTC, datetime
 
 _PHONE = re.compile(r"\+?\b\d{10,15}\b")
 _BEARER = re.compile(r"(?i)(bearer\s+|token[=:]\s*)[A-Za-z0-9._~+/-]{8,}")
@@ -26,13 +31,64 @@ class ScrubFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Log to stderr, one line per event, scrubbed."""
+# The id of the request being handled (or of the request that queued the SMS being
+# sent): set by the HTTP middleware and by the dispatcher, read by every log line.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def new_request_id(offered: str | None = None) -> str:
+    """A caller's X-Request-Id when it is sane, otherwise a fresh one."""
+    if offered and _REQUEST_ID.match(offered):
+        return offered[:32]
+    return secrets.token_hex(8)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            entry["request_id"] = rid
+        if record.exc_info:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            entry["error"] = scrub(text)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = getattr(record, "request_id", None)
+        return f"{line} [req {rid}]" if rid else line
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr, one line per event (text or JSON), scrubbed, with request ids."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ScrubFilter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -36,3 +36,13 @@ def mask(phone: str) -> str:
     if len(phone) <= 6:
         return "•••"
     return phone[:7] + "•••" + phone[-2:]
+
+
+def region_of(e164: str) -> str | None:
+    """The ISO country of an E.164 number ("NG"), or None when unknown."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    region: str | None = phonenumbers.region_code_for_number(number)
+    return region if region and region != "ZZ" else None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list setting: `a,b` or a JSON array `["a", "b"]` in the environment.
+StrList = Annotated[tuple[str, ...], NoDecode]
 
 
 class ConfigError(ValueError):
@@ -23,7 +27,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./recoop.db"
     public_base_url: str = "http://127.0.0.1:8080"
     # Proxies whose X-Forwarded-Proto/Host we believe; empty means believe none.
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: StrList = ()
     timezone: str = "Africa/Lagos"
     currency: str = "NGN"
     default_region: str = "NG"
@@ -69,6 +73,12 @@ class Settings(BaseSettings):
 
     # Limits against SMS pumping and runaway cost.
     sms_per_number_per_hour: int = Field(default=10, ge=1)
+    # SMS pumping hits runs of numbers: cap messages the service starts per number
+    # prefix (the first `sms_prefix_digits` digits of the E.164 number, country code
+    # included) and send only to these countries (ISO codes; empty allows any).
+    sms_per_prefix_per_hour: int = Field(default=300, ge=1)
+    sms_prefix_digits: int = Field(default=8, ge=4, le=14)
+    sms_allowed_countries: StrList = ("NG",)
     inbound_per_number_per_hour: int = Field(default=60, ge=1)
     sms_max_attempts: int = Field(default=8, ge=1)
     sms_default_ttl_s: int = Field(default=6 * 3600, ge=60)
@@ -86,6 +96,22 @@ class Settings(BaseSettings):
     # The PostgreSQL advisory lock the scheduler's leader holds (one per deployment).
     leader_lock_id: int = Field(default=0x5245434F, ge=0, lt=2**63)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("trusted_proxies", "sms_allowed_countries", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(json.loads(text))
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("sms_allowed_countries", mode="after")
+    @classmethod
+    def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(code.upper() for code in value)
 
     @model_validator(mode="after")
     def _twilio_needs_credentials(self) -> Settings:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.logs import request_id
 from service.persistence.ledger import STRIPE_NAMES
 from service.persistence.repositories import insert_for
 from service.persistence.tables import (
@@ -505,6 +506,7 @@ def sms_row(
         "next_attempt_at": now,
         "expires_at": now + ttl,
         "created_at": now,
+        "request_id": request_id.get(),
     }
 
 
@@ -528,6 +530,7 @@ _OUTBOX_COLUMNS = (
     "next_attempt_at",
     "expires_at",
     "created_at",
+    "request_id",
 )
 # PostgreSQL: the answer and the receipt in one round trip (a data-modifying WITH
 # runs once, whether or not the main statement reads it).

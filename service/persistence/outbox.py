@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.logs import request_id
 from service.persistence.repositories import insert_for
 from service.persistence.tables import UtcDateTime, delivery_reports, outbox
 
@@ -37,6 +38,7 @@ class OutboxRow:
     attempts: int
     max_attempts: int
     expires_at: datetime
+    request_id: str | None = None
 
 
 async def enqueue(
@@ -65,6 +67,7 @@ async def enqueue(
             next_attempt_at=now,
             expires_at=expires_at,
             created_at=now,
+            request_id=request_id.get(),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(outbox.c.id)
@@ -102,18 +105,31 @@ async def claim(
             outbox.c.attempts,
             outbox.c.max_attempts,
             outbox.c.expires_at,
+            outbox.c.request_id,
         )
     )
     rows = (await conn.execute(stmt)).all()
     return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
 
 
+def _to(phone: str, prefix: bool) -> sa.ColumnElement[bool]:
+    """One number, or every number starting with `phone` (a range the index serves)."""
+    if not prefix:
+        same: sa.ColumnElement[bool] = outbox.c.to_phone == phone
+        return same
+    in_range: sa.ColumnElement[bool] = sa.and_(
+        outbox.c.to_phone >= phone, outbox.c.to_phone < phone + "~"
+    )
+    return in_range
+
+
 async def count_started_since(
-    conn: AsyncConnection, phone: str, since: datetime
+    conn: AsyncConnection, phone: str, since: datetime, *, prefix: bool = False
 ) -> int:
-    """Messages the service started (not replies) sent to `phone` since `since`."""
+    """Messages the service started (not replies) sent to `phone` (or to numbers
+    starting with it, when `prefix`) since `since`."""
     stmt = sa.select(sa.func.count()).where(
-        outbox.c.to_phone == phone,
+        _to(phone, prefix),
         outbox.c.is_reply.is_(False),
         outbox.c.sent_at > since,
     )
@@ -121,12 +137,12 @@ async def count_started_since(
 
 
 async def oldest_started_since(
-    conn: AsyncConnection, phone: str, since: datetime
+    conn: AsyncConnection, phone: str, since: datetime, *, prefix: bool = False
 ) -> datetime | None:
     # type_= keeps the column's UTC conversion, which SQLite would otherwise lose.
     earliest = sa.func.min(outbox.c.sent_at, type_=UtcDateTime)
     stmt = sa.select(earliest).where(
-        outbox.c.to_phone == phone,
+        _to(phone, prefix),
         outbox.c.is_reply.is_(False),
         outbox.c.sent_at > since,
     )

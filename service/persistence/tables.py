@@ -152,6 +152,8 @@ class Outbox(SQLModel, table=True):
     gateway: str | None = Field(default=None, max_length=20)
     provider_id: str | None = Field(default=None, max_length=64, index=True)
     last_error: str | None = Field(default=None, max_length=300)
+    # The request that queued it (webhook or API), so one id follows a message through.
+    request_id: str | None = Field(default=None, max_length=32)
 
 
 class DeliveryReport(SQLModel, table=True):

@@ -77,3 +77,33 @@ def test_log_scrubbing_masks_numbers_and_tokens(
     with caplog.at_level(logging.INFO, logger="test.scrub"):
         logger.info("to %s with Bearer %s", "2348031234567", "rk_ope_abcdefghijklmnop")
     assert "2348031234567" not in caplog.text and "abcdefghijklmnop" not in caplog.text
+
+
+def test_list_settings_take_commas_or_json() -> None:
+    from service.settings import Settings
+
+    env = {
+        "RECOOP_TRUSTED_PROXIES": "172.30.0.10, 10.0.0.0/8",
+        "RECOOP_SMS_ALLOWED_COUNTRIES": '["ng", "gh"]',
+    }
+    settings = Settings.from_env(env)
+    assert settings.trusted_proxies == ("172.30.0.10", "10.0.0.0/8")
+    assert settings.sms_allowed_countries == ("NG", "GH")
+    assert (
+        Settings.from_env({"RECOOP_SMS_ALLOWED_COUNTRIES": ""}).sms_allowed_countries
+        == ()
+    )
+
+
+def test_text_log_lines_carry_the_request_id() -> None:
+    import logging
+
+    from service.logs import RequestIdFilter, TextFormatter, request_id
+
+    token = request_id.set("abc123def456")
+    try:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None)
+        RequestIdFilter().filter(record)
+    finally:
+        request_id.reset(token)
+    assert TextFormatter().format(record).endswith("hello [req abc123def456]")
