@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from service.domain.commands import Command
-from service.domain.errors import Conflict
+from service.domain.errors import AlreadyExists, Conflict
 from service.domain.events import Event
 from service.unit_of_work import UnitOfWork
 
@@ -27,6 +27,8 @@ _RETRY_SQLSTATES = {"40001", "40P01"}
 
 def is_transient(exc: BaseException) -> bool:
     """A race we lost (another transaction got there first); running again is safe."""
+    if isinstance(exc, AlreadyExists):
+        return False
     if isinstance(exc, Conflict | IntegrityError):
         return True
     if isinstance(exc, OperationalError) and "locked" in str(exc.orig):

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
 
+import sqlalchemy as sa
+
 from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, plan
 from service.clock import Clock
 from service.domain.commands import (
@@ -21,7 +23,7 @@ from service.domain.commands import (
     SendReminders,
     SetWeeklyDay,
 )
-from service.domain.errors import InvalidInput, NotFound
+from service.domain.errors import AlreadyExists, InvalidInput, NotFound
 from service.domain.events import SmsQueued
 from service.domain.model import new_pickup_code
 from service.domain.replies import render
@@ -29,7 +31,13 @@ from service.gateways.geocoding import Geocoder
 from service.metrics import Metrics
 from service.persistence import planning as pdb
 from service.persistence.db import READONLY, Database
-from service.persistence.tables import bikes, geocode_cache, households, hubs
+from service.persistence.tables import (
+    bikes,
+    collectors,
+    geocode_cache,
+    households,
+    hubs,
+)
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
 
@@ -417,7 +425,11 @@ async def set_weekly_day(cmd: SetWeeklyDay, uow: UnitOfWork, *, clock: Clock) ->
 async def add_hub(cmd: AddHub, uow: UnitOfWork, *, clock: Clock) -> int:
     if not (-90 <= cmd.lat <= 90 and -180 <= cmd.lon <= 180) or not cmd.name.strip():
         raise InvalidInput("a hub needs a name and a valid lat/lon")
+    name = cmd.name.strip()[:80]
     async with uow:
+        taken = await uow.conn.execute(sa.select(hubs.c.id).where(hubs.c.name == name))
+        if taken.first() is not None:
+            raise AlreadyExists(f"a hub named {name!r} already exists")
         hub_id = (
             await uow.conn.execute(
                 hubs.insert()
@@ -445,6 +457,18 @@ async def add_bike(cmd: AddBike, uow: UnitOfWork, *, clock: Clock) -> int:
         ).first()
         if exists is None:
             raise NotFound(f"no hub {cmd.hub_id}")
+        name = cmd.name.strip()[:80]
+        taken = await uow.conn.execute(
+            sa.select(bikes.c.id).where(bikes.c.name == name)
+        )
+        if taken.first() is not None:
+            raise AlreadyExists(f"a bike named {name!r} already exists")
+        if cmd.collector_id is not None:
+            found = await uow.conn.execute(
+                sa.select(collectors.c.id).where(collectors.c.id == cmd.collector_id)
+            )
+            if found.first() is None:
+                raise NotFound(f"no collector {cmd.collector_id}")
         bike_id = (
             await uow.conn.execute(
                 bikes.insert()

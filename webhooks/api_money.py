@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,10 +37,14 @@ from webhooks.api_v1 import (
     _json_body,
     _page_response,
     _paging,
+    body_id,
+    path_id,
     requires,
 )
+from webhooks.openapi import MAX_AMOUNT_KOBO
 
 PAYOUT_STATUSES = ("held", "submitted", "succeeded", "failed", "released")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 async def run(request: web.Request, command: Command) -> Any:
@@ -79,14 +84,25 @@ def _grams(value: Any) -> int:
         raise ApiError(400, "invalid_body", "kg must be a finite number")
     try:
         kg = Decimal(str(value).strip())
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         raise ApiError(400, "invalid_body", "kg must be a number") from None
-    grams = kg * 1000
-    if not kg.is_finite() or grams != grams.to_integral_value():
-        raise ApiError(400, "invalid_body", "kg must have at most 3 decimals")
-    if not 0 < grams <= 1_000_000:
+    # Exact comparisons only: arithmetic on sNaN or on a huge exponent would raise.
+    if not kg.is_finite() or not 0 < kg <= 1000:
         raise ApiError(400, "invalid_body", "kg must be more than 0 and at most 1000")
-    return int(grams)
+    if kg != kg.quantize(Decimal("0.001")):
+        raise ApiError(400, "invalid_body", "kg must have at most 3 decimals")
+    return int(kg * 1000)
+
+
+def iso_date(value: Any, name: str) -> date:
+    """A JSON string YYYY-MM-DD (date.fromisoformat alone also takes 20261124 and
+    week dates, which the document does not allow)."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ApiError(400, "invalid_body", f"{name} must be a date, YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_body", f"{name} is not a real date") from None
 
 
 def _when(value: Any, now: datetime) -> datetime:
@@ -100,6 +116,8 @@ def _when(value: Any, now: datetime) -> datetime:
         raise ApiError(
             400, "invalid_body", "collected_at needs a timezone, e.g. +01:00"
         )
+    if when.year < 2000:  # also keeps UTC conversion off year 0
+        raise ApiError(400, "invalid_body", "collected_at is before the year 2000")
     if when > now + timedelta(hours=1):
         raise ApiError(400, "invalid_body", "collected_at is in the future")
     return when
@@ -204,12 +222,7 @@ async def post_collections_batch(request: web.Request) -> web.Response:
 @requires("operator")
 async def get_balance(request: web.Request) -> web.Response:
     """A household's posted, held and available credit."""
-    try:
-        household_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(
-            400, "invalid_parameter", "household id must be an integer"
-        ) from None
+    household_id = path_id(request, "household id")
     balance = await request.app[DEPS].money.balance(household_id)
     if balance is None:
         raise ApiError(404, "not_found", f"no household {household_id}")
@@ -219,13 +232,8 @@ async def get_balance(request: web.Request) -> web.Response:
 @requires("operator")
 async def post_redemption(request: web.Request) -> web.Response:
     """Redeem a household's credit as airtime, mobile money or a voucher."""
+    household_id = path_id(request, "household id")
     body = await _json_body(request)
-    try:
-        household_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(
-            400, "invalid_parameter", "household id must be an integer"
-        ) from None
     kind, amount, key = (
         body.get("kind"),
         body.get("amount_kobo"),
@@ -235,13 +243,26 @@ async def post_redemption(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_body", "kind must be airtime, mobile_money or voucher"
         )
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ApiError(400, "invalid_body", "amount_kobo must be a positive integer")
+    amount = _amount(amount)
     if not isinstance(key, str) or not 1 <= len(key) <= 120:
         raise ApiError(400, "invalid_body", "idempotency_key must be 1-120 characters")
     result = await run(request, RequestRedemption(household_id, kind, amount, key))
     status = 201 if result.status == "accepted" else 409
     return web.json_response(result.to_json(), status=status)
+
+
+def _amount(value: Any) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_AMOUNT_KOBO
+    ):
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"amount_kobo must be an integer from 1 to {MAX_AMOUNT_KOBO:,}",
+        )
+    return value
 
 
 @requires("operator")
@@ -279,12 +300,7 @@ async def put_rate(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_body", "kobo_per_kg must be an integer from 0 to 10,000,000"
         )
-    try:
-        day = date.fromisoformat(str(body.get("effective_from")))
-    except ValueError:
-        raise ApiError(
-            400, "invalid_body", "effective_from must be YYYY-MM-DD"
-        ) from None
+    day = iso_date(body.get("effective_from"), "effective_from")
     await run(request, SetRate(material, rate, day, set_by="api"))
     return web.json_response(
         {"material": material, "kobo_per_kg": rate, "effective_from": day.isoformat()}
@@ -293,8 +309,8 @@ async def put_rate(request: web.Request) -> web.Response:
 
 @requires("operator")
 async def list_disputes(request: web.Request) -> web.Response:
-    limit, after = _paging(request)
     """Disputes (WRONG replies); open ones unless ?status=resolved or all."""
+    limit, after = _paging(request)
     status = _choice(request, "status", ("open", "resolved", "all")) or "open"
     page = await request.app[DEPS].money.disputes(
         status=None if status == "all" else status, after=after, limit=limit
@@ -305,26 +321,16 @@ async def list_disputes(request: web.Request) -> web.Response:
 @requires("operator")
 async def resolve_dispute(request: web.Request) -> web.Response:
     """Correct the disputed weighing by a reversing transfer (amount_kobo > 0)."""
+    dispute_id = path_id(request, "dispute id")
     body = await _json_body(request)
-    try:
-        dispute_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(
-            400, "invalid_parameter", "dispute id must be an integer"
-        ) from None
-    amount, note = body.get("amount_kobo"), body.get("note", "")
-    weighing_id = body.get("weighing_id")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ApiError(400, "invalid_body", "amount_kobo must be a positive integer")
-    if isinstance(weighing_id, bool) or not isinstance(weighing_id, int):
-        raise ApiError(
-            400, "invalid_body", "weighing_id must be the disputed weighing's id"
-        )
+    amount = _amount(body.get("amount_kobo"))
+    weighing_id = body_id(body, "weighing_id")
+    note = body.get("note", "")
+    if not isinstance(note, str):
+        raise ApiError(400, "invalid_body", "note must be a string")
     transfer_id = await run(
         request,
-        ReverseWeighing(
-            weighing_id, amount, str(note)[:400], "api", dispute_id=dispute_id
-        ),
+        ReverseWeighing(weighing_id, amount, note[:400], "api", dispute_id=dispute_id),
     )
     return web.json_response(
         {"dispute_id": dispute_id, "reversal_transfer_id": transfer_id}
@@ -338,10 +344,7 @@ async def _register(
     name, phone = body.get("name"), body.get("phone")
     if not isinstance(name, str) or not name.strip() or not isinstance(phone, str):
         raise ApiError(400, "invalid_body", "name and phone are required strings")
-    try:
-        new_id = await run(request, kind(name.strip(), phone))
-    except ApiError as exc:
-        raise exc
+    new_id = await run(request, kind(name.strip(), phone))
     return web.json_response({"id": new_id, "name": name.strip()}, status=201)
 
 
@@ -367,7 +370,12 @@ async def post_reconcile(request: web.Request) -> web.Response:
             "unsupported_provider",
             "only the sandbox statement format is read so far",
         )
-    text = await request.text()
+    try:
+        text = await request.text()
+    except (UnicodeDecodeError, LookupError):
+        raise ApiError(
+            400, "invalid_statement", "the statement is not UTF-8 text"
+        ) from None
     try:
         rows = parse_sandbox_statement(text)
     except StatementError as exc:

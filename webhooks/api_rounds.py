@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -15,23 +16,55 @@ from service.domain.commands import (
     PlanDay,
     SetWeeklyDay,
 )
-from webhooks.api_money import run
-from webhooks.api_v1 import ApiError, _json_body, requires
+from webhooks.api_money import iso_date, run
+from webhooks.api_v1 import (
+    ApiError,
+    _json_body,
+    body_id,
+    optional_body_id,
+    path_id,
+    requires,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _number(body: dict[str, Any], name: str, *, default: float | None = None) -> float:
+def _number(
+    body: dict[str, Any],
+    name: str,
+    *,
+    default: float | None = None,
+    lo: float | None = None,
+    hi: float,
+    above: float | None = None,
+) -> float:
+    """A finite JSON number from lo (or above `above`) to hi; 400 otherwise."""
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(400, "invalid_body", f"{name} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
+    if (
+        not math.isfinite(number)
+        or (lo is not None and number < lo)
+        or (above is not None and number <= above)
+        or number > hi
+    ):
+        low = f"more than {above:g}" if above is not None else f"at least {lo:g}"
+        raise ApiError(
+            400, "invalid_body", f"{name} must be a number {low} and at most {hi:g}"
+        )
+    return number
 
 
 def _minutes(body: dict[str, Any], name: str, default: str) -> int:
     value = body.get(name, default)
     try:
-        hours, minutes = (int(x) for x in str(value).split(":"))
+        if not isinstance(value, str) or not value.isascii():
+            raise ValueError(value)
+        hours, minutes = (int(x) for x in value.split(":"))
     except ValueError:
         raise ApiError(400, "invalid_body", f"{name} must be HH:MM") from None
     if not (0 <= hours <= 24 and 0 <= minutes < 60):
@@ -39,18 +72,18 @@ def _minutes(body: dict[str, Any], name: str, default: str) -> int:
     return hours * 60 + minutes
 
 
-def _day(value: Any, name: str = "day") -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ApiError(400, "invalid_body", f"{name} must be YYYY-MM-DD") from None
+def _seconds(body: dict[str, Any], default: float | None) -> float | None:
+    """The planner's time budget (it is spent in full): more than 0, at most 120 s."""
+    if body.get("seconds") is None:
+        return default
+    return _number(body, "seconds", above=0, hi=120)
 
 
-def _path_id(request: web.Request) -> int:
+def _query_day(value: str) -> date:
     try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "id must be an integer") from None
+        return iso_date(value, "day")
+    except ApiError as exc:
+        raise ApiError(400, "invalid_parameter", exc.message) from None
 
 
 @requires("operator")
@@ -60,9 +93,9 @@ async def post_hub(request: web.Request) -> web.Response:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_body", "name is required")
-    hub_id = await run(
-        request, AddHub(name, _number(body, "lat"), _number(body, "lon"))
-    )
+    lat = _number(body, "lat", lo=-90, hi=90)
+    lon = _number(body, "lon", lo=-180, hi=180)
+    hub_id = await run(request, AddHub(name, lat, lon))
     return web.json_response({"id": hub_id, "name": name.strip()}, status=201)
 
 
@@ -75,28 +108,20 @@ async def list_hubs(request: web.Request) -> web.Response:
 async def post_bike(request: web.Request) -> web.Response:
     """Add a bike: hub, capacity, shift (HH:MM local), speed, optional collector."""
     body = await _json_body(request)
-    name, hub_id, collector_id = (
-        body.get("name"),
-        body.get("hub_id"),
-        body.get("collector_id"),
-    )
+    name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_body", "name is required")
-    if isinstance(hub_id, bool) or not isinstance(hub_id, int):
-        raise ApiError(400, "invalid_body", "hub_id must be an integer")
-    if collector_id is not None and (
-        isinstance(collector_id, bool) or not isinstance(collector_id, int)
-    ):
-        raise ApiError(400, "invalid_body", "collector_id must be an integer or null")
+    hub_id = body_id(body, "hub_id")
+    collector_id = optional_body_id(body, "collector_id")
     bike_id = await run(
         request,
         AddBike(
             name=name,
             hub_id=hub_id,
-            capacity_kg=_number(body, "capacity_kg"),
+            capacity_kg=_number(body, "capacity_kg", above=0, hi=1000),
             shift_start_min=_minutes(body, "shift_start", "08:00"),
             shift_end_min=_minutes(body, "shift_end", "16:00"),
-            speed_kmh=_number(body, "speed_kmh", default=12.0),
+            speed_kmh=_number(body, "speed_kmh", default=12.0, above=0, hi=100),
             collector_id=collector_id,
         ),
     )
@@ -112,14 +137,8 @@ async def list_bikes(request: web.Request) -> web.Response:
 async def post_plan(request: web.Request) -> web.Response:
     """Plan a day now (the evening job does tomorrow by itself)."""
     body = await _json_body(request)
-    seconds = body.get("seconds")
-    if seconds is not None and (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, int | float)
-        or not 0 < seconds <= 120
-    ):
-        raise ApiError(400, "invalid_body", "seconds must be between 0 and 120")
-    summary = await run(request, PlanDay(_day(body.get("day")), seconds=seconds))
+    day = iso_date(body.get("day"), "day")
+    summary = await run(request, PlanDay(day, seconds=_seconds(body, None)))
     return web.json_response(summary.to_json())
 
 
@@ -127,16 +146,14 @@ async def post_plan(request: web.Request) -> web.Response:
 async def post_replan(request: web.Request) -> web.Response:
     """A bike dropped out: spread its remaining stops over the others, tell households."""
     body = await _json_body(request)
-    bike_id = body.get("bike_id")
-    if isinstance(bike_id, bool) or not isinstance(bike_id, int):
-        raise ApiError(400, "invalid_body", "bike_id must be an integer")
+    bike_id = body_id(body, "bike_id")
     deps = request.app[DEPS]
     now_local = deps.clock.now().astimezone(deps.clock.tz)
-    day = _day(body.get("day", now_local.date().isoformat()))
+    day = iso_date(body.get("day", now_local.date().isoformat()), "day")
     from_min = (
         now_local.hour * 60 + now_local.minute if day == now_local.date() else None
     )
-    seconds = float(body.get("seconds", 3.0))
+    seconds = _seconds(body, 3.0)
     summary = await run(
         request,
         PlanDay(day, seconds=seconds, without_bikes=(bike_id,), from_min=from_min),
@@ -148,7 +165,7 @@ async def post_replan(request: web.Request) -> web.Response:
 async def get_rounds(request: web.Request) -> web.Response:
     """The day's rounds with their stops in visiting order."""
     deps = request.app[DEPS]
-    day = _day(request.query.get("day", deps.clock.today().isoformat()))
+    day = _query_day(request.query.get("day", deps.clock.today().isoformat()))
     return web.json_response({"items": await deps.planning.rounds(day)})
 
 
@@ -161,23 +178,23 @@ async def unlocated(request: web.Request) -> web.Response:
 @requires("operator", "collector")
 async def post_location(request: web.Request) -> web.Response:
     """Pin a household's location (a collector's GPS on the doorstep, or an operator)."""
+    household_id = path_id(request, "household id")
     body = await _json_body(request)
-    household_id = _path_id(request)
-    await run(
-        request, PinLocation(household_id, _number(body, "lat"), _number(body, "lon"))
-    )
+    lat = _number(body, "lat", lo=-90, hi=90)
+    lon = _number(body, "lon", lo=-180, hi=180)
+    await run(request, PinLocation(household_id, lat, lon))
     return web.json_response({"household_id": household_id, "location_source": "gps"})
 
 
 @requires("operator")
 async def put_weekly(request: web.Request) -> web.Response:
     """Set a household's standing weekly pickup day ("mon".."sun"), or null to stop."""
+    household_id = path_id(request, "household id")
     body = await _json_body(request)
     value = body.get("weekday")
     if value is not None and value not in WEEKDAYS:
         raise ApiError(400, "invalid_body", "weekday must be one of mon..sun or null")
     weekday = None if value is None else WEEKDAYS.index(value)
-    household_id = _path_id(request)
     await run(request, SetWeeklyDay(household_id, weekday))
     return web.json_response({"household_id": household_id, "weekday": value})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,13 +12,16 @@ from service.app_keys import DEPS
 from service.domain.commands import SendSms
 from service.domain.errors import InvalidInput
 from service.views import MAX_LIMIT, Page
-from webhooks.openapi import OPENAPI
+from webhooks.openapi import MAX_ID, OPENAPI
 from webhooks.responses import json_error
 
 PICKUP_STATUSES = ("open", "scheduled", "done", "cancelled")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "expired", "suppressed")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A decimal integer as a query or path parameter: ASCII digits only (int() would also
+# take "1_000", " 7" and other scripts' digits, which the document does not allow).
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class ApiError(Exception):
@@ -56,14 +59,22 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
+def _parse_int(raw: str) -> int | None:
+    if not _INTEGER.fullmatch(raw):
+        return None
+    try:
+        return int(raw)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        return None
+
+
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer") from None
+    value = _parse_int(raw)
+    if value is None:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer")
     if not lo <= value <= hi:
         raise ApiError(
             400, "invalid_parameter", f"{name} must be between {lo} and {hi}"
@@ -71,9 +82,38 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     return value
 
 
+def path_id(request: web.Request, what: str = "id") -> int:
+    """The {id} of the path: an integer from 1 to MAX_ID, else 400."""
+    value = _parse_int(request.match_info["id"])
+    if value is None or not 1 <= value <= MAX_ID:
+        raise ApiError(
+            400, "invalid_parameter", f"{what} must be an integer from 1 to {MAX_ID}"
+        )
+    return value
+
+
+def body_id(body: dict[str, Any], name: str) -> int:
+    """An id in a JSON body: an integer from 1 to MAX_ID."""
+    value = body.get(name)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_ID
+    ):
+        raise ApiError(
+            400, "invalid_body", f"{name} must be an integer from 1 to {MAX_ID}"
+        )
+    return value
+
+
+def optional_body_id(body: dict[str, Any], name: str) -> int | None:
+    """An id in a JSON body, or null (or absent)."""
+    return None if body.get(name) is None else body_id(body, name)
+
+
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
     value = request.query.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     if value not in allowed:
         raise ApiError(
@@ -84,7 +124,7 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | 
 
 def _paging(request: web.Request) -> tuple[int, int]:
     limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
-    after = _int_param(request, "after", 0, 0, 2**62)
+    after = _int_param(request, "after", 0, 0, MAX_ID)
     return limit, after
 
 
@@ -136,11 +176,37 @@ async def list_outbound(request: web.Request) -> web.Response:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
+        # JSONDecodeError is a ValueError; LookupError: an unknown charset.
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    _check_strings(body)
     return body
+
+
+def _check_strings(body: Any) -> None:
+    """Refuse text no database column can hold: NUL characters (PostgreSQL text
+    cannot store them) and lone surrogates (not encodable as UTF-8)."""
+    stack = [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ApiError(
+                    400, "invalid_body", "text must not contain NUL (\\u0000)"
+                )
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(
+                    400, "invalid_body", "text must not contain lone surrogates"
+                ) from None
 
 
 @requires("operator")

@@ -1,477 +1,840 @@
-"""The OpenAPI document served at /api/v1/openapi.json."""
+"""The OpenAPI document served at /api/v1/openapi.json.
+
+Every operation lists each status code it can answer with and the body of each; the
+schemathesis test (tests/e2e/test_schemathesis.py) holds the server to this document.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+# Ids are INTEGER columns (32-bit on PostgreSQL): an id outside 1..MAX_ID names nothing.
+MAX_ID = 2**31 - 1
+# Money amounts a caller may ask for, in kobo: ₦10,000,000 (as the SMS parser's cap).
+MAX_AMOUNT_KOBO = 1_000_000_000
+MAX_LIMIT = 10_000
+MATERIALS = ["PET", "HDPE", "ALU", "SACHET", "GLASS"]
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-def _list(item: dict[str, Any]) -> dict[str, Any]:
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
-        "type": "object",
-        "required": ["items"],
-        "properties": {
-            "items": {"type": "array", "items": item},
-            "next": {"type": ["string", "null"], "description": "URL of the next page"},
-        },
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
     }
 
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_NUM = {"type": "number"}
+_BOOL = {"type": "boolean"}
+_TIME = {"type": "string", "format": "date-time"}
+_DAY = {"type": "string", "format": "date"}
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_HHMM = {"type": "string", "pattern": "^[0-9]{1,2}:[0-9]{2}$", "example": "08:00"}
+
+
+def _object(
+    properties: dict[str, Any], required: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An object schema; every property is required unless `required` says otherwise."""
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+        **extra,
+    }
+
+
+def _page(item: str) -> dict[str, Any]:
+    return _object(
+        {
+            "items": {"type": "array", "items": _ref(item)},
+            "next": _nullable("string", description="URL of the next page"),
+        }
+    )
+
+
+def _items(item: str) -> dict[str, Any]:
+    return _object({"items": {"type": "array", "items": _ref(item)}})
+
+
+_ERROR = _object(
+    {"error": _object({"code": _STR, "message": _STR}, additionalProperties=True)}
+)
+_ERROR_REF = _ref("Error")
+_ERROR_TEXT = {
+    "400": "bad input: an invalid parameter or body",
+    "401": "no token, or an unknown or revoked one",
+    "403": "a token of a role that may not make this call",
+    "404": "no such thing (the message names it)",
+    "409": "conflict: a reused idempotency key, already collected, ...",
+    "413": "the body is larger than 256 KiB",
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _ERROR,
+    "Household": _object(
+        {
+            "id": _INT,
+            "phone": {"type": "string", "description": "E.164"},
+            "name": _STR,
+            "address": _STR,
+            "language": {"type": "string", "enum": ["en", "pcm", "yo", "ha", "ig"]},
+            "status": {"type": "string", "enum": ["active", "opted_out"]},
+            "created_at": _TIME,
+        }
+    ),
+    "Pickup": _object(
+        {
+            "id": _INT,
+            "code": _STR,
+            "household_id": _INT,
+            "phone": _STR,
+            "name": _STR,
+            "address": _STR,
+            "status": {
+                "type": "string",
+                "enum": ["open", "scheduled", "done", "cancelled"],
+            },
+            "created_at": _TIME,
+            "updated_at": _TIME,
+        }
+    ),
+    "UnparsedMessage": _object(
+        {
+            "id": _INT,
+            "provider": _STR,
+            "phone": _STR,
+            "body": _STR,
+            "reply": _nullable("string"),
+            "household_id": _nullable("integer"),
+            "reviewed": _BOOL,
+            "received_at": _TIME,
+        }
+    ),
+    "OutboundMessage": _object(
+        {
+            "id": _INT,
+            "key": _STR,
+            "phone": _STR,
+            "body": _STR,
+            "status": {
+                "type": "string",
+                "enum": [
+                    "pending",
+                    "sending",
+                    "sent",
+                    "failed",
+                    "expired",
+                    "suppressed",
+                ],
+            },
+            "delivery_status": _nullable("string"),
+            "attempts": _INT,
+            "provider_id": _nullable("string"),
+            "last_error": _nullable("string"),
+            "created_at": _TIME,
+            "sent_at": _nullable("string", format="date-time"),
+        }
+    ),
+    "Weighing": _object(
+        {
+            "id": _INT,
+            "credited_kobo": _INT,
+            "household_id": _INT,
+            "pickup_code": _STR,
+            "status": {"type": "string", "enum": ["credited", "capped"]},
+            "total_grams": _INT,
+        }
+    ),
+    "Balance": _object(
+        {
+            "household_id": _INT,
+            "posted_kobo": _INT,
+            "held_kobo": _INT,
+            "available_kobo": _INT,
+        }
+    ),
+    "Redemption": _object(
+        {
+            "status": {
+                "type": "string",
+                "enum": ["accepted", "below_minimum", "paused", "insufficient"],
+            },
+            "kind": {"type": "string", "enum": ["airtime", "mobile_money", "voucher"]},
+            "amount_kobo": _INT,
+            "reference": _nullable("string"),
+            "voucher_code": _nullable("string"),
+            "message": {"type": "string", "description": "the household's SMS"},
+        }
+    ),
+    "TrialBalance": _object(
+        {
+            "total_kobo": {"type": "integer", "description": "always 0"},
+            "by_type": {"type": "object", "additionalProperties": _INT},
+            "accounts": {
+                "type": "array",
+                "items": _object({"account": _STR, "type": _STR, "balance_kobo": _INT}),
+            },
+        }
+    ),
+    "Payout": _object(
+        {
+            "id": _INT,
+            "reference": _STR,
+            "household_id": _INT,
+            "kind": {"type": "string", "enum": ["airtime", "mobile_money"]},
+            "provider": _STR,
+            "amount_kobo": _INT,
+            "status": {
+                "type": "string",
+                "enum": ["held", "submitted", "succeeded", "failed", "released"],
+            },
+            "attempts": _INT,
+            "failure_reason": _nullable("string"),
+            "provider_txn": _nullable("string"),
+            "created_at": _TIME,
+            "completed_at": _nullable("string", format="date-time"),
+        }
+    ),
+    "Rate": _object(
+        {
+            "material": {"type": "string", "enum": MATERIALS},
+            "kobo_per_kg": _INT,
+            "effective_from": _DAY,
+            "set_by": _STR,
+        },
+        required=["material", "kobo_per_kg", "effective_from"],
+    ),
+    "Dispute": _object(
+        {
+            "id": _INT,
+            "household_id": _INT,
+            "phone": _STR,
+            "weighing_id": _nullable("integer"),
+            "credited_kobo": _nullable("integer"),
+            "total_grams": _nullable("integer"),
+            "note": _nullable("string"),
+            "status": {"type": "string", "enum": ["open", "resolved"]},
+            "resolution": _nullable("string"),
+            "created_at": _TIME,
+        }
+    ),
+    "Created": _object({"id": _INT, "name": _STR}),
+    "Reconciliation": _object(
+        {
+            "matched": _INT,
+            **{
+                name: {"type": "array", "items": _STR}
+                for name in (
+                    "missing_in_ledger",
+                    "missing_in_statement",
+                    "amount_mismatch",
+                    "duplicate_reference",
+                    "status_mismatch",
+                )
+            },
+            "totals": _object(
+                {
+                    name: _INT
+                    for name in (
+                        "statement_rows",
+                        "statement_kobo",
+                        "ledger_kobo",
+                        "matched_kobo",
+                        "difference_kobo",
+                    )
+                }
+            ),
+        }
+    ),
+    "Hub": _object({"id": _INT, "name": _STR, "lat": _NUM, "lon": _NUM}),
+    "Bike": _object(
+        {
+            "id": _INT,
+            "name": _STR,
+            "hub_id": _INT,
+            "capacity_kg": _NUM,
+            "shift_start_min": _INT,
+            "shift_end_min": _INT,
+            "speed_kmh": _NUM,
+            "collector_id": _nullable("integer"),
+            "active": _BOOL,
+        }
+    ),
+    "PlanSummary": _object(
+        {
+            "day": _DAY,
+            "rounds": _INT,
+            "scheduled": _INT,
+            "unplanned": {
+                "type": "array",
+                "items": _object({"code": _STR, "reason": _STR}),
+            },
+            "unlocated": _INT,
+            "weekly_created": _INT,
+            "notified": _INT,
+        }
+    ),
+    "Round": _object(
+        {
+            "id": _INT,
+            "day": _DAY,
+            "bike_id": _INT,
+            "bike": _STR,
+            "hub_id": _INT,
+            "stops": _INT,
+            "trips": _INT,
+            "distance_m": _INT,
+            "load_kg": _NUM,
+            "start": _nullable("string"),
+            "end": _nullable("string"),
+            "visits": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "seq": _INT,
+                        "trip": _INT,
+                        "arrival": _nullable("string"),
+                        "window": _nullable("string", example="10:00-12:00"),
+                        "pickup_id": _INT,
+                        "code": _STR,
+                        "status": _STR,
+                        "name": _STR,
+                        "address": _STR,
+                        "lat": _nullable("number"),
+                        "lon": _nullable("number"),
+                        "expected_kg": _nullable("number"),
+                    }
+                ),
+            },
+        }
+    ),
+    "UnlocatedHousehold": _object(
+        {
+            "id": _INT,
+            "phone": _STR,
+            "name": _STR,
+            "address": _STR,
+            "location_source": _nullable("string"),
+        }
+    ),
+}
 
 _PAGING = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": 100,
+        },
     },
     {
         "name": "after",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
         "description": "continue after this id",
     },
 ]
-
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-
-_ERRORS = {
-    "400": {
-        "description": "bad input",
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-        },
-    },
-    "401": {
-        "description": "no or unknown token",
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-        },
-    },
-    "403": {
-        "description": "token of the wrong role",
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-        },
-    },
-}
-
-_HOUSEHOLD = {
-    "type": "object",
-    "required": ["id", "phone", "name", "language", "status", "created_at"],
-    "properties": {
-        "id": {"type": "integer"},
-        "phone": {"type": "string", "description": "E.164"},
-        "name": {"type": "string"},
-        "address": {"type": "string"},
-        "language": {"type": "string", "enum": ["en", "pcm", "yo", "ha", "ig"]},
-        "status": {"type": "string", "enum": ["active", "opted_out"]},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
-
-_PICKUP = {
-    "type": "object",
-    "required": ["id", "code", "household_id", "phone", "status", "created_at"],
-    "properties": {
-        "id": {"type": "integer"},
-        "code": {"type": "string"},
-        "household_id": {"type": "integer"},
-        "phone": {"type": "string"},
-        "status": {
-            "type": "string",
-            "enum": ["open", "scheduled", "done", "cancelled"],
-        },
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-}
+_PATH_ID = [{"name": "id", "in": "path", "required": True, "schema": _ID}]
 
 
-def _get(
-    summary: str, schema: dict[str, Any], extra: list[dict[str, Any]] | None = None
+def _status_param(values: list[str], description: str = "") -> dict[str, Any]:
+    param: dict[str, Any] = {
+        "name": "status",
+        "in": "query",
+        "schema": {"type": "string", "enum": values},
+    }
+    if description:
+        param["description"] = description
+    return param
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    ok_status: str = "200",
+    errors: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    roles: tuple[str, ...] = ("operator",),
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "get": {
-            "summary": summary,
-            "security": [{"bearer": []}],
-            "parameters": _PAGING + (extra or []),
-            "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": _list(schema)}},
+    """One operation: bearer token, its success answer, and its error answers.
+
+    401 and 403 are on every operation; 400 and 413 on every one with a body."""
+    codes = set(errors) | {"401", "403"}
+    if body is not None:
+        codes |= {"400", "413"}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "description": f"Token role: {' or '.join(roles)}.",
+        "security": [{"bearer": []}],
+        "responses": {
+            ok_status: ok,
+            **{c: _json(_ERROR_REF, _ERROR_TEXT[c]) for c in sorted(codes)},
+            **(extra or {}),
+        },
+    }
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return op
+
+
+def _list(summary: str, item: str, *extra_params: dict[str, Any]) -> dict[str, Any]:
+    return _op(
+        summary,
+        _json(_page(item), "a page"),
+        errors=("400",),
+        params=[*_PAGING, *extra_params],
+    )
+
+
+_COLLECTION = _object(
+    {
+        "pickup_code": {
+            "type": "string",
+            "description": "the household's code, e.g. K7Q2",
+        },
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": _object(
+                {
+                    "material": {
+                        "type": "string",
+                        "enum": MATERIALS,
+                        "description": "case-insensitive; common names (bottle, can, "
+                        "sachet, ...) are accepted too",
+                    },
+                    "kg": {
+                        "type": ["number", "string"],
+                        "description": "more than 0 and at most 1000, at most 3 decimals",
+                    },
+                }
+            ),
+        },
+        "collected_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "with a timezone; from 2000 on, not more than an hour ahead",
+        },
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 120},
+    },
+    required=["pickup_code", "items", "collected_at", "idempotency_key"],
+)
+_NAMED = _object(
+    {"name": {"type": "string", "minLength": 1}, "phone": _STR},
+    description="name must not be blank; phone in E.164 or a Nigerian local form",
+)
+_LAT_LON = _object(
+    {
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+    }
+)
+_SECONDS = {
+    "type": ["number", "null"],
+    "exclusiveMinimum": 0,
+    "maximum": 120,
+    "description": "the planner's time budget, used in full (null: the default)",
+}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/households": {"get": _list("Registered households", "Household")},
+    "/api/v1/pickups": {
+        "get": _list(
+            "Pickup requests",
+            "Pickup",
+            _status_param(["open", "scheduled", "done", "cancelled"]),
+        )
+    },
+    "/api/v1/messages/unparsed": {
+        "get": _list("Messages not understood, for review", "UnparsedMessage")
+    },
+    "/api/v1/messages/outbound": {
+        "get": _list(
+            "Outbound messages and delivery status",
+            "OutboundMessage",
+            _status_param(
+                ["pending", "sending", "sent", "failed", "expired", "suppressed"]
+            ),
+        )
+    },
+    "/api/v1/sms": {
+        "post": _op(
+            "Queue an SMS (idempotent by key)",
+            _json(_object({"queued": _BOOL, "key": _STR}), "queued, or already was"),
+            ok_status="202",
+            body=_object(
+                {
+                    "to": {"type": "string", "description": "a phone number"},
+                    "body": {"type": "string", "minLength": 1, "maxLength": 1600},
+                    "key": {"type": "string", "minLength": 1, "maxLength": 64},
+                }
+            ),
+        )
+    },
+    "/api/v1/collections": {
+        "post": _op(
+            "Record a weighing; the same key replays, another body is 409",
+            _json(_ref("Weighing"), "recorded (or the first answer, replayed)"),
+            ok_status="201",
+            errors=("404", "409"),
+            body=_COLLECTION,
+            roles=("collector", "operator"),
+        )
+    },
+    "/api/v1/collections/batch": {
+        "post": _op(
+            "Record up to 500 weighings at once (an offline collector syncing)",
+            _json(
+                _object(
+                    {
+                        "results": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "status": {
+                                        "type": "integer",
+                                        "enum": [201, 400, 404, 409],
+                                    },
+                                    "body": {"oneOf": [_ref("Weighing"), _ERROR_REF]},
+                                }
+                            ),
+                        }
+                    }
+                ),
+                "one result per weighing, in order: the status and body "
+                "POST /api/v1/collections would have answered (an invalid weighing "
+                "gets its own 400 here; the others are still recorded)",
+            ),
+            errors=("409",),
+            body=_object(
+                {
+                    "weighings": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 500,
+                        "items": {
+                            **_COLLECTION,
+                            "description": "as for POST /api/v1/collections; each is "
+                            "checked on its own",
+                        },
+                    }
+                }
+            ),
+            roles=("collector", "operator"),
+        )
+    },
+    "/api/v1/households/{id}/balance": {
+        "get": _op(
+            "A household's posted, held and available credit",
+            _json(_ref("Balance"), "the balance"),
+            errors=("400", "404"),
+            params=_PATH_ID,
+        )
+    },
+    "/api/v1/households/{id}/redemptions": {
+        "post": _op(
+            "Redeem credit (airtime, mobile_money, voucher)",
+            _json(_ref("Redemption"), "accepted: held (or a voucher issued)"),
+            ok_status="201",
+            errors=("404",),
+            params=_PATH_ID,
+            body=_object(
+                {
+                    "kind": {
+                        "type": "string",
+                        "enum": ["airtime", "mobile_money", "voucher"],
+                    },
+                    "amount_kobo": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_AMOUNT_KOBO,
+                    },
+                    "idempotency_key": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 120,
+                    },
+                }
+            ),
+            extra={
+                "409": {
+                    "description": "refused (status says why: below_minimum, paused, "
+                    "insufficient), or the key was used for another request",
+                    "content": {
+                        "application/json": {
+                            "schema": {"oneOf": [_ref("Redemption"), _ERROR_REF]}
+                        }
+                    },
+                }
+            },
+        )
+    },
+    "/api/v1/ledger/trial-balance": {
+        "get": _op(
+            "Signed balance per account (debit-normal positive); total_kobo is 0",
+            _json(_ref("TrialBalance"), "the trial balance"),
+        )
+    },
+    "/api/v1/payouts": {
+        "get": _list(
+            "Payouts by status",
+            "Payout",
+            _status_param(["held", "submitted", "succeeded", "failed", "released"]),
+        )
+    },
+    "/api/v1/rates": {
+        "get": _op("Every rate version", _json(_items("Rate"), "the rates")),
+        "put": _op(
+            "Add or replace the rate for (material, effective_from)",
+            _json(_ref("Rate"), "the rate as stored"),
+            body=_object(
+                {
+                    "material": {
+                        "type": "string",
+                        "enum": MATERIALS,
+                        "description": "case-insensitive; common names accepted too",
+                    },
+                    "kobo_per_kg": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": 10_000_000,
+                    },
+                    "effective_from": _DAY,
+                }
+            ),
+        ),
+    },
+    "/api/v1/disputes": {
+        "get": _list(
+            "Disputed receipts (WRONG replies)",
+            "Dispute",
+            _status_param(["open", "resolved", "all"], "open unless asked (default)"),
+        )
+    },
+    "/api/v1/disputes/{id}/resolve": {
+        "post": _op(
+            "Correct the weighing with a reversing transfer",
+            _json(
+                _object({"dispute_id": _INT, "reversal_transfer_id": _INT}),
+                "reversed",
+            ),
+            errors=("404", "409"),
+            params=_PATH_ID,
+            body=_object(
+                {
+                    "weighing_id": _ID,
+                    "amount_kobo": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_AMOUNT_KOBO,
+                    },
+                    "note": {"type": "string", "description": "kept to 400 characters"},
                 },
-                **_ERRORS,
+                required=["weighing_id", "amount_kobo"],
+            ),
+        )
+    },
+    "/api/v1/shops": {
+        "post": _op(
+            "Register a partner shop (one per phone)",
+            _json(_ref("Created"), "registered"),
+            ok_status="201",
+            errors=("409",),
+            body=_NAMED,
+        )
+    },
+    "/api/v1/collectors": {
+        "post": _op(
+            "Register a collector (one per phone)",
+            _json(_ref("Created"), "registered"),
+            ok_status="201",
+            errors=("409",),
+            body=_NAMED,
+        )
+    },
+    "/api/v1/reconcile": {
+        "post": {
+            **_op(
+                "Reconcile a provider statement (CSV body) against our payouts",
+                _json(_ref("Reconciliation"), "the report"),
+                errors=("400", "413"),
+                params=[
+                    {
+                        "name": "provider",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["sandbox"]},
+                    }
+                ],
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": "header reference,amount_kobo,currency,"
+                            "status,completed_at",
+                        }
+                    }
+                },
             },
         }
-    }
-
+    },
+    "/api/v1/sandbox/statement.csv": {
+        "get": _op(
+            "The sandbox provider's statement",
+            {
+                "description": "every payout the sandbox received, final status",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            errors=("404",),
+        )
+    },
+    "/api/v1/hubs": {
+        "get": _op("Hubs", _json(_items("Hub"), "the hubs")),
+        "post": _op(
+            "Add a hub (names are unique)",
+            _json(_ref("Created"), "added"),
+            ok_status="201",
+            errors=("409",),
+            body=_object(
+                {
+                    "name": {"type": "string", "minLength": 1},
+                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                    "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                }
+            ),
+        ),
+    },
+    "/api/v1/bikes": {
+        "get": _op("Bikes", _json(_items("Bike"), "the bikes")),
+        "post": _op(
+            "Add a bike (names are unique; hub and collector must exist)",
+            _json(_ref("Created"), "added"),
+            ok_status="201",
+            errors=("404", "409"),
+            body=_object(
+                {
+                    "name": {"type": "string", "minLength": 1},
+                    "hub_id": _ID,
+                    "capacity_kg": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "maximum": 1000,
+                    },
+                    "shift_start": {**_HHMM, "default": "08:00"},
+                    "shift_end": {**_HHMM, "default": "16:00", "example": "16:00"},
+                    "speed_kmh": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "maximum": 100,
+                        "default": 12,
+                    },
+                    "collector_id": {**_ID, "type": ["integer", "null"]},
+                },
+                required=["name", "hub_id", "capacity_kg"],
+            ),
+        ),
+    },
+    "/api/v1/plan": {
+        "post": _op(
+            "Plan a day's rounds now and text households and collectors",
+            _json(_ref("PlanSummary"), "planned"),
+            errors=("409",),
+            body=_object({"day": _DAY, "seconds": _SECONDS}, required=["day"]),
+        )
+    },
+    "/api/v1/rounds": {
+        "get": _op(
+            "A day's rounds with stops in visiting order",
+            _json(_items("Round"), "the rounds"),
+            errors=("400",),
+            params=[{"name": "day", "in": "query", "schema": _DAY}],
+            roles=("operator", "collector"),
+        )
+    },
+    "/api/v1/rounds/replan": {
+        "post": _op(
+            "A bike dropped out: re-plan its remaining stops over the others",
+            _json(_ref("PlanSummary"), "re-planned"),
+            errors=("404", "409"),
+            body=_object(
+                {
+                    "bike_id": _ID,
+                    "day": {**_DAY, "description": "today unless given"},
+                    "seconds": {**_SECONDS, "default": 3},
+                },
+                required=["bike_id"],
+            ),
+        )
+    },
+    "/api/v1/households/unlocated": {
+        "get": _op(
+            "Households without a usable location",
+            _json(_items("UnlocatedHousehold"), "the households"),
+        )
+    },
+    "/api/v1/households/{id}/location": {
+        "post": _op(
+            "Pin a household's GPS location",
+            _json(
+                _object({"household_id": _INT, "location_source": {"enum": ["gps"]}}),
+                "pinned",
+            ),
+            errors=("404",),
+            params=_PATH_ID,
+            body=_LAT_LON,
+            roles=("operator", "collector"),
+        )
+    },
+    "/api/v1/households/{id}/weekly": {
+        "put": _op(
+            "Set the standing weekly pickup day (null stops it)",
+            _json(
+                _object({"household_id": _INT, "weekday": {"enum": [*WEEKDAYS, None]}}),
+                "set",
+            ),
+            errors=("404",),
+            params=_PATH_ID,
+            body=_object(
+                {"weekday": {"type": ["string", "null"], "enum": [*WEEKDAYS, None]}},
+                required=[],
+            ),
+        )
+    },
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Recoop operator API", "version": "1"},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Error": _ERROR, "Household": _HOUSEHOLD, "Pickup": _PICKUP},
+        "schemas": SCHEMAS,
     },
-    "paths": {
-        "/api/v1/households": _get(
-            "Registered households", {"$ref": "#/components/schemas/Household"}
-        ),
-        "/api/v1/pickups": _get(
-            "Pickup requests",
-            {"$ref": "#/components/schemas/Pickup"},
-            [
-                {
-                    "name": "status",
-                    "in": "query",
-                    "schema": {
-                        "type": "string",
-                        "enum": ["open", "scheduled", "done", "cancelled"],
-                    },
-                }
-            ],
-        ),
-        "/api/v1/messages/unparsed": _get(
-            "Messages not understood, for review", {"type": "object"}
-        ),
-        "/api/v1/messages/outbound": _get(
-            "Outbound messages and delivery status", {"type": "object"}
-        ),
-        "/api/v1/sms": {
-            "post": {
-                "summary": "Queue an SMS (idempotent by key)",
-                "security": [{"bearer": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["to", "body", "key"],
-                                "properties": {
-                                    "to": {"type": "string"},
-                                    "body": {"type": "string", "maxLength": 1600},
-                                    "key": {"type": "string", "maxLength": 64},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {"202": {"description": "queued"}, **_ERRORS},
-            }
-        },
-    },
+    "paths": PATHS,
 }
-
-
-def _op(
-    method: str,
-    summary: str,
-    *,
-    body: dict[str, Any] | None = None,
-    ok: str = "200",
-    params: list[dict[str, Any]] | None = None,
-    response: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "security": [{"bearer": []}],
-        "responses": {
-            ok: {
-                "description": "OK",
-                "content": {
-                    "application/json": {"schema": response or {"type": "object"}}
-                },
-            },
-            **_ERRORS,
-            "404": {"description": "not found"},
-            "409": {"description": "conflict (reused key, already collected, ...)"},
-        },
-    }
-    if params:
-        op["parameters"] = params
-    if body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": body}},
-        }
-    return {method: op}
-
-
-_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_COLLECTION = {
-    "type": "object",
-    "required": ["pickup_code", "items", "collected_at", "idempotency_key"],
-    "properties": {
-        "pickup_code": {"type": "string"},
-        "items": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["material", "kg"],
-                "properties": {
-                    "material": {
-                        "type": "string",
-                        "enum": ["PET", "HDPE", "ALU", "SACHET", "GLASS"],
-                    },
-                    "kg": {"type": ["number", "string"]},
-                },
-            },
-        },
-        "collected_at": {"type": "string", "format": "date-time"},
-        "lat": {"type": "number"},
-        "lon": {"type": "number"},
-        "idempotency_key": {"type": "string", "maxLength": 120},
-    },
-}
-_NAMED = {
-    "type": "object",
-    "required": ["name", "phone"],
-    "properties": {"name": {"type": "string"}, "phone": {"type": "string"}},
-}
-
-OPENAPI["paths"].update(
-    {
-        "/api/v1/collections": _op(
-            "post",
-            "Record a weighing (collector token); the same key replays, another body is 409",
-            body=_COLLECTION,
-            ok="201",
-            response={
-                "type": "object",
-                "required": ["id", "credited_kobo", "household_id"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "credited_kobo": {"type": "integer"},
-                    "household_id": {"type": "integer"},
-                    "status": {"type": "string", "enum": ["credited", "capped"]},
-                },
-            },
-        ),
-        "/api/v1/collections/batch": _op(
-            "post",
-            "Record up to 500 weighings at once (an offline collector syncing); each "
-            "item is answered as POST /api/v1/collections would answer it",
-            body={
-                "type": "object",
-                "required": ["weighings"],
-                "properties": {
-                    "weighings": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": 500,
-                        "items": _COLLECTION,
-                    }
-                },
-            },
-        ),
-        "/api/v1/households/{id}/balance": _op(
-            "get",
-            "A household's posted, held and available credit",
-            params=_ID,
-            response={
-                "type": "object",
-                "properties": {
-                    k: {"type": "integer"}
-                    for k in (
-                        "household_id",
-                        "posted_kobo",
-                        "held_kobo",
-                        "available_kobo",
-                    )
-                },
-            },
-        ),
-        "/api/v1/households/{id}/redemptions": _op(
-            "post",
-            "Redeem credit (airtime, mobile_money, voucher); 409 when refused",
-            params=_ID,
-            ok="201",
-            body={
-                "type": "object",
-                "required": ["kind", "amount_kobo", "idempotency_key"],
-                "properties": {
-                    "kind": {
-                        "type": "string",
-                        "enum": ["airtime", "mobile_money", "voucher"],
-                    },
-                    "amount_kobo": {"type": "integer", "minimum": 1},
-                    "idempotency_key": {"type": "string"},
-                },
-            },
-        ),
-        "/api/v1/ledger/trial-balance": _op(
-            "get", "Signed balance per account (debit-normal positive); total_kobo is 0"
-        ),
-        "/api/v1/payouts": _op(
-            "get",
-            "Payouts by status",
-            params=[
-                *_PAGING,
-                {
-                    "name": "status",
-                    "in": "query",
-                    "schema": {
-                        "type": "string",
-                        "enum": [
-                            "held",
-                            "submitted",
-                            "succeeded",
-                            "failed",
-                            "released",
-                        ],
-                    },
-                },
-            ],
-        ),
-        "/api/v1/rates": {
-            **_op("get", "Every rate version"),
-            **_op(
-                "put",
-                "Add or replace the rate for (material, effective_from)",
-                body={
-                    "type": "object",
-                    "required": ["material", "kobo_per_kg", "effective_from"],
-                    "properties": {
-                        "material": {"type": "string"},
-                        "kobo_per_kg": {"type": "integer", "minimum": 0},
-                        "effective_from": {"type": "string", "format": "date"},
-                    },
-                },
-            ),
-        },
-        "/api/v1/disputes": _op(
-            "get", "Disputed receipts (WRONG replies)", params=_PAGING
-        ),
-        "/api/v1/disputes/{id}/resolve": _op(
-            "post",
-            "Correct the weighing with a reversing transfer",
-            params=_ID,
-            body={
-                "type": "object",
-                "required": ["weighing_id", "amount_kobo"],
-                "properties": {
-                    "weighing_id": {"type": "integer"},
-                    "amount_kobo": {"type": "integer", "minimum": 1},
-                    "note": {"type": "string"},
-                },
-            },
-        ),
-        "/api/v1/shops": _op("post", "Register a partner shop", body=_NAMED, ok="201"),
-        "/api/v1/collectors": _op(
-            "post", "Register a collector", body=_NAMED, ok="201"
-        ),
-        "/api/v1/reconcile": _op(
-            "post",
-            "Reconcile a provider statement (CSV body; ?provider=sandbox)",
-            params=[{"name": "provider", "in": "query", "schema": {"type": "string"}}],
-        ),
-        "/api/v1/sandbox/statement.csv": _op(
-            "get", "The sandbox provider's statement (CSV)"
-        ),
-    }
-)
-
-_HUB = {
-    "type": "object",
-    "required": ["name", "lat", "lon"],
-    "properties": {
-        "name": {"type": "string"},
-        "lat": {"type": "number"},
-        "lon": {"type": "number"},
-    },
-}
-_BIKE = {
-    "type": "object",
-    "required": ["name", "hub_id", "capacity_kg"],
-    "properties": {
-        "name": {"type": "string"},
-        "hub_id": {"type": "integer"},
-        "capacity_kg": {"type": "number"},
-        "shift_start": {"type": "string", "example": "08:00"},
-        "shift_end": {"type": "string", "example": "16:00"},
-        "speed_kmh": {"type": "number"},
-        "collector_id": {"type": ["integer", "null"]},
-    },
-}
-_DAY = {
-    "type": "object",
-    "properties": {
-        "day": {"type": "string", "format": "date"},
-        "seconds": {"type": "number"},
-    },
-}
-OPENAPI["paths"].update(
-    {
-        "/api/v1/hubs": {
-            **_op("get", "Hubs"),
-            **_op("post", "Add a hub", body=_HUB, ok="201"),
-        },
-        "/api/v1/bikes": {
-            **_op("get", "Bikes"),
-            **_op("post", "Add a bike", body=_BIKE, ok="201"),
-        },
-        "/api/v1/plan": _op(
-            "post",
-            "Plan a day's rounds now and text households and collectors",
-            body=_DAY,
-        ),
-        "/api/v1/rounds": _op(
-            "get",
-            "A day's rounds with stops in visiting order",
-            params=[
-                {
-                    "name": "day",
-                    "in": "query",
-                    "schema": {"type": "string", "format": "date"},
-                }
-            ],
-        ),
-        "/api/v1/rounds/replan": _op(
-            "post",
-            "A bike dropped out: re-plan its remaining stops over the others",
-            body={
-                "type": "object",
-                "required": ["bike_id"],
-                "properties": {
-                    "bike_id": {"type": "integer"},
-                    "day": {"type": "string", "format": "date"},
-                },
-            },
-        ),
-        "/api/v1/households/unlocated": _op(
-            "get", "Households without a usable location"
-        ),
-        "/api/v1/households/{id}/location": _op(
-            "post",
-            "Pin a household's GPS location",
-            params=_ID,
-            body={
-                "type": "object",
-                "required": ["lat", "lon"],
-                "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
-            },
-        ),
-        "/api/v1/households/{id}/weekly": _op(
-            "put",
-            "Set the standing weekly pickup day",
-            params=_ID,
-            body={
-                "type": "object",
-                "properties": {
-                    "weekday": {
-                        "type": ["string", "null"],
-                        "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun", None],
-                    }
-                },
-            },
-        ),
-    }
-)

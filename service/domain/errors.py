@@ -9,6 +9,10 @@ class Conflict(DomainError):
     """State changed under us; the bus retries the command from the start."""
 
 
+class AlreadyExists(Conflict):
+    """A name or number that must be unique is taken; running again will not help."""
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 

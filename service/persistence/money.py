@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.domain.errors import AlreadyExists
 from service.logs import request_id
 from service.persistence.ledger import STRIPE_NAMES
 from service.persistence.repositories import insert_for
@@ -789,6 +790,8 @@ async def collector_by_phone(conn: AsyncConnection, phone: str) -> Any:
 async def add_shop(
     conn: AsyncConnection, *, name: str, phone: str, now: datetime
 ) -> int:
+    """A new shop; AlreadyExists when the phone is taken."""
+    await _unused(conn, shops, shops.c.phone, phone, "a shop with this phone")
     return int(
         (
             await conn.execute(
@@ -803,6 +806,10 @@ async def add_shop(
 async def add_collector(
     conn: AsyncConnection, *, name: str, phone: str, now: datetime
 ) -> int:
+    """A new collector; AlreadyExists when the phone is taken."""
+    await _unused(
+        conn, collectors, collectors.c.phone, phone, "a collector with this phone"
+    )
     return int(
         (
             await conn.execute(
@@ -812,6 +819,15 @@ async def add_collector(
             )
         ).scalar_one()
     )
+
+
+async def _unused(
+    conn: AsyncConnection, table: sa.Table, column: Any, value: object, what: str
+) -> None:
+    """Raise AlreadyExists when `column` already holds `value` (a race still ends at
+    the unique constraint, and the bus's retry then lands here)."""
+    if (await conn.execute(sa.select(table.c.id).where(column == value))).first():
+        raise AlreadyExists(f"{what} already exists")
 
 
 async def add_dispute(conn: AsyncConnection, **values: Any) -> int:
