@@ -10,7 +10,7 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from service.app_keys import DEPS
+from service.app_keys import ACTOR, AUDIT_DETAIL, DEPS
 from service.bootstrap import Deps
 from service.logs import new_request_id, request_id
 from webhooks import setup_routes
@@ -48,7 +48,7 @@ async def errors_and_metrics(
             if api
             else web.Response(status=500, text="internal error")
         )
-    actor = request.get("actor")
+    actor = request.get(ACTOR)
     if (
         actor
         and request.method not in ("GET", "HEAD", "OPTIONS")
@@ -56,7 +56,10 @@ async def errors_and_metrics(
     ):
         try:
             await request.app[DEPS].auth.audit(
-                actor, f"{request.method} {request.path}", response.status
+                actor,
+                f"{request.method} {request.path}",
+                response.status,
+                request.get(AUDIT_DETAIL, ""),
             )
         except Exception:
             log.exception("could not write the audit entry for %s", request.path)

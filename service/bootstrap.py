@@ -8,19 +8,22 @@ from functools import partial
 
 import httpx
 
-from service import handlers, money, money_batch, planning
+from service import collector_round, handlers, money, money_batch, planning, review
 from service.auth import Auth
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
 from service.dispatcher import Dispatcher
 from service.domain.commands import (
+    ActOnOwnStop,
     AddBike,
     AddHub,
+    CloseDispute,
     CreateApiToken,
     ExpireHolds,
     InboundSms,
     LocateHouseholds,
     LogWeights,
+    MarkMessageReviewed,
     PinLocation,
     PlanDay,
     RecordDeliveryStatus,
@@ -225,6 +228,11 @@ def build(
             ),
             RegisterCollector: partial(
                 money.register_collector, clock=clock, settings=settings
+            ),
+            CloseDispute: partial(review.close_dispute, clock=clock),
+            MarkMessageReviewed: review.mark_message_reviewed,
+            ActOnOwnStop: partial(
+                collector_round.act_on_own_stop, clock=clock, settings=settings
             ),
         },
     )

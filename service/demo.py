@@ -521,6 +521,16 @@ async def _run(
         print(
             f"  health: {base}/healthz   metrics: {base}/metrics   database: {db_path}"
         )
+        password = secrets.token_urlsafe(12)
+        await deps.auth.create_operator("demo", password)
+        code = await deps.auth.issue_code(COLLECTOR, ttl=timedelta(hours=24))
+        print("\n== Pages ==")
+        print(f"  operator dashboard: {base}/ops   (sign in: demo / {password})")
+        print(
+            f"  collector's round:  {base}/collector/login?phone="
+            f"{COLLECTOR.replace('+', '%2B')}&code={code}   (Musa, bike 1; "
+            "the code works once, for 24 h)"
+        )
         print(
             f"  public impact page: {base}/impact  (open data: {base}/impact.csv, .json)"
         )

@@ -9,9 +9,11 @@ from webhooks import (
     api_money,
     api_rounds,
     api_v1,
+    collector,
     health,
     impact,
     kobo,
+    ops,
     pages,
     payouts,
     twilio_sms,
@@ -35,4 +37,6 @@ def setup_routes(app: web.Application) -> None:
     api_money.setup(app)
     api_rounds.setup(app)
     impact.setup(app)
+    ops.setup(app)
+    collector.setup(app)
     pages.setup_static(app)

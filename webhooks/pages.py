@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from service.app_keys import DEPS
+from service.app_keys import DEPS, SESSION
 
 SERVICE = Path(__file__).resolve().parent.parent / "service"
 STATIC = SERVICE / "static"
@@ -32,7 +32,7 @@ def render(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
     """Render `template` with the signed-in session (if any) and its CSRF token."""
-    session = request.get("session")
+    session = request.get(SESSION)
     context.setdefault("session", session)
     context.setdefault("csrf", session.csrf if session is not None else "")
     context.setdefault("tile_url", request.app[DEPS].settings.map_tile_url)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from service.app_keys import DEPS
+from service.app_keys import ACTOR, DEPS, SESSION
 from service.auth import COLLECTOR_SESSION, OPERATOR_SESSION, Session
 
 COOKIE = "recoop_session"
@@ -46,14 +46,13 @@ def clear_session_cookie(response: web.StreamResponse) -> None:
 
 async def current_session(request: web.Request) -> Session | None:
     """The signed-in person behind the request's cookie, if any."""
-    if "session" in request:
-        cached: Session | None = request["session"]
-        return cached
+    if SESSION in request:
+        return request[SESSION]
     token = request.cookies.get(COOKIE, "")
     session = await request.app[DEPS].auth.session(token) if token else None
-    request["session"] = session
+    request[SESSION] = session
     if session is not None:
-        request["actor"] = session.actor
+        request[ACTOR] = session.actor
     return session
 
 

@@ -197,3 +197,47 @@ class PinLocation(Command):
 class SetWeeklyDay(Command):
     household_id: int
     weekday: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseDispute(Command):
+    """An operator closes a dispute without a correction: the weighing stands."""
+
+    dispute_id: int
+    note: str
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkMessageReviewed(Command):
+    """An operator has read an unparsed SMS; it leaves the review queue."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissStop(Command):
+    """The collector could not collect; the pickup stays open for another day."""
+
+    pickup_code: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PinStop(Command):
+    """A GPS pin taken at a stop (named by pickup code or household id)."""
+
+    lat: float
+    lon: float
+    idempotency_key: str
+    pickup_code: str | None = None
+    household_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActOnOwnStop(Command):
+    """A write from the collector page, refused unless the stop is on their round."""
+
+    collector_id: int
+    action: LogWeights | MissStop | PinStop

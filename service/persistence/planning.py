@@ -187,6 +187,37 @@ async def scheduled_for(conn: AsyncConnection, day: date) -> list[Any]:
     return list((await conn.execute(stmt)).all())
 
 
+def stops_query() -> sa.Select[Any]:
+    """A round's stops with their pickup, household and weighing (if weighed); the
+    caller adds the round filter and the order."""
+    return (
+        sa.select(
+            round_stops.c.round_id,
+            round_stops.c.seq,
+            round_stops.c.trip,
+            round_stops.c.arrival_min,
+            round_stops.c.expected_kg,
+            pickups.c.id.label("pickup_id"),
+            pickups.c.code,
+            pickups.c.status,
+            pickups.c.round_id.label("pickup_round_id"),
+            pickups.c.missed_reason,
+            pickups.c.window_start_min,
+            pickups.c.window_end_min,
+            households.c.id.label("household_id"),
+            households.c.name,
+            households.c.address,
+            households.c.phone,
+            households.c.lat,
+            households.c.lon,
+            weighings.c.total_grams,
+        )
+        .join(pickups, pickups.c.id == round_stops.c.pickup_id)
+        .join(households, households.c.id == pickups.c.household_id)
+        .outerjoin(weighings, weighings.c.pickup_id == pickups.c.id)
+    )
+
+
 async def rounds_for(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
     """The day's current rounds, each with its stops in order."""
     head = (
@@ -201,23 +232,7 @@ async def rounds_for(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
     for r in head:
         stops = (
             await conn.execute(
-                sa.select(
-                    round_stops.c.seq,
-                    round_stops.c.trip,
-                    round_stops.c.arrival_min,
-                    round_stops.c.expected_kg,
-                    pickups.c.id.label("pickup_id"),
-                    pickups.c.code,
-                    pickups.c.status,
-                    pickups.c.window_start_min,
-                    pickups.c.window_end_min,
-                    households.c.name,
-                    households.c.address,
-                    households.c.lat,
-                    households.c.lon,
-                )
-                .join(pickups, pickups.c.id == round_stops.c.pickup_id)
-                .join(households, households.c.id == pickups.c.household_id)
+                stops_query()
                 .where(round_stops.c.round_id == r.id)
                 .order_by(round_stops.c.seq)
             )

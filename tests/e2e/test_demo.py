@@ -35,3 +35,5 @@ def test_demo_runs_end_to_end(
     assert re.search(r"weighed:\s+\d+ stops", out)
     assert "differences: 0" in out
     assert "/impact" in out
+    assert re.search(r"/ops +\(sign in: demo / \S{12,}\)", out)
+    assert re.search(r"/collector/login\?phone=%2B\d+&code=\d{6}", out)
