@@ -90,6 +90,12 @@ class Dispatcher:
     async def _deliver(self, row: outbox.OutboxRow) -> None:
         now = self.clock.now()
         async with self.db.writer.begin() as conn:
+            # Rows are claimed in batches: while earlier ones were being sent, this
+            # row's lease may have run out and another worker taken it over.
+            if not await outbox.renew_lease(conn, row, until=now + self.lease):
+                log.info("SMS %s: lease lost to another worker; not sending", row.key)
+                self.metrics.outbound_sms.labels(outcome="lease_lost").inc()
+                return
             if row.expires_at <= now:
                 await outbox.mark_final(
                     conn, row.id, status="expired", error="expired unsent"

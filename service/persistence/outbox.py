@@ -123,6 +123,27 @@ def _to(phone: str, prefix: bool) -> sa.ColumnElement[bool]:
     return in_range
 
 
+async def renew_lease(
+    conn: AsyncConnection, row: OutboxRow, *, until: datetime
+) -> bool:
+    """Extend the lease on a row this worker claimed, just before sending it.
+
+    False when the row is no longer this worker's: its lease ran out while earlier
+    rows of the batch were being sent, and another worker claimed it (attempts
+    moved on) or already finished it. Such a row must not be sent again.
+    """
+    result = await conn.execute(
+        outbox.update()
+        .where(
+            outbox.c.id == row.id,
+            outbox.c.status == "sending",
+            outbox.c.attempts == row.attempts,
+        )
+        .values(lease_until=until)
+    )
+    return result.rowcount == 1
+
+
 async def count_started_since(
     conn: AsyncConnection, phone: str, since: datetime, *, prefix: bool = False
 ) -> int:

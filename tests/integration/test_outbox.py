@@ -191,3 +191,27 @@ async def test_status_callbacks_never_move_backwards(deps: Any, clock: Any) -> N
             ).all()
         )
     assert got == {"SM1": "delivered", "SM2": "failed"}
+
+
+async def test_a_row_whose_lease_ran_out_mid_batch_is_not_sent_twice(
+    deps: Any, fake_sms: Any, clock: Any
+) -> None:
+    """Worker A claims a batch; sending is slow, A's lease on the last row runs out
+    and worker B claims and sends it. When A reaches that row it must skip it."""
+    from service.domain.commands import SendSms
+    from service.persistence import outbox as repo
+
+    for n in range(3):
+        await deps.bus.handle(SendSms(f"+23480312345{n:02d}", f"m{n}", key=f"k{n}"))
+    async with deps.db.writer.begin() as conn:
+        batch = await repo.claim(
+            conn, now=clock.now(), lease=deps.dispatcher.lease, limit=10
+        )
+    assert len(batch) == 3
+    clock.advance(seconds=deps.dispatcher.lease.total_seconds() + 1)
+    assert await deps.dispatcher.run_once() == 3  # worker B: the leases ran out
+    assert len(fake_sms.sent) == 3
+    for row in batch:  # worker A carries on with its stale batch
+        await deps.dispatcher._deliver(row)
+    assert sorted(m.body for m in fake_sms.sent) == ["m0", "m1", "m2"]
+    assert deps.metrics.outbound_sms.labels(outcome="lease_lost")._value.get() == 3
