@@ -86,9 +86,11 @@ def create_app(deps: Deps, *, role: str = "all") -> web.Application:
         app.router.add_get("/metrics", health.metrics)
     else:
         setup_routes(app)
+    # aiohttp unwinds cleanup contexts in reverse: the loops stop before the
+    # database and the HTTP client they use are closed.
+    app.cleanup_ctx.append(_close_deps)
     if role in ("all", "worker"):
         app.cleanup_ctx.append(_background)
-    app.cleanup_ctx.append(_close_deps)
     return app
 
 

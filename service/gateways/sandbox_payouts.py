@@ -169,19 +169,27 @@ class SandboxPayouts:
                 .scalars()
                 .all()
             )
+            settled = 0
             for reference in due:
                 failed = self.rng.random() < self.failure_rate
-                await conn.execute(
+                # Every worker process runs this back office: the state guard lets
+                # one of them decide each outcome (a second decision could flip a
+                # payout the ledger has already settled the other way).
+                result = await conn.execute(
                     sandbox_transfers.update()
-                    .where(sandbox_transfers.c.reference == reference)
+                    .where(
+                        sandbox_transfers.c.reference == reference,
+                        sandbox_transfers.c.state == "pending",
+                    )
                     .values(
                         state="failed" if failed else "succeeded",
                         reason=self.rng.choice(FAILURE_REASONS) if failed else None,
                         completed_at=now,
                     )
                 )
+                settled += result.rowcount or 0
         await self.send_callbacks()
-        return len(due)
+        return settled
 
     async def send_callbacks(self) -> int:
         async with self.db.reader.connect() as conn:

@@ -8,6 +8,11 @@ from service.app import create_app
 from service.bootstrap import build
 
 
+def keep_db_open(app: Any) -> None:
+    """The database belongs to the test's fixture: drop the app's close step."""
+    app.cleanup_ctx[:] = [c for c in app.cleanup_ctx if c.__name__ != "_close_deps"]
+
+
 async def test_worker_role_answers_health_only(
     settings: Any, clock: Any, database: Any, aiohttp_client: Any
 ) -> None:
@@ -33,7 +38,7 @@ async def test_all_role_runs_dispatcher_in_background(
     fast = settings.model_copy(update={"dispatcher_interval_s": 0.05})
     deps = build(fast, clock=clock, sms=fake_sms, db=database)
     app = create_app(deps, role="all")
-    app.cleanup_ctx[:] = app.cleanup_ctx[:-1]  # keep the dispatcher, not the db close
+    keep_db_open(app)  # keep the dispatcher, not the db close
     await aiohttp_client(app)
     await deps.bus.handle(SendSms("+2348031234567", "hello", key="bg"))
     for _ in range(100):
@@ -63,7 +68,7 @@ async def test_all_role_runs_payouts_sandbox_and_scheduler(
         deps.payout_dispatcher.first_poll_after * 0
     )
     app = create_app(deps, role="all")
-    app.cleanup_ctx[:] = app.cleanup_ctx[:-1]
+    keep_db_open(app)
     await aiohttp_client(app)
     phone = "+2348031234567"
     for body in ("JOIN Ada, Yaba", "PICKUP"):

@@ -1,0 +1,1 @@
+"""Helpers for the process-level tests and benchmarks: servers, databases, fakes, load."""
