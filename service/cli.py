@@ -192,38 +192,73 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from service.ledger.reconcile import (
         LedgerPayout,
         StatementError,
+        StatementRow,
         parse_sandbox_statement,
         reconcile,
         render_text,
     )
 
-    if args.provider != "sandbox":
+    if args.from_provider == (args.statement is not None):
         raise SystemExit(
-            f"recoop: the {args.provider} statement format is not supported yet; "
-            "convert it to reference,amount_kobo,currency,status,completed_at"
+            "recoop: give a statement file or --from-provider (not both, not neither)"
         )
-    try:
-        rows = parse_sandbox_statement(
-            Path(args.statement).read_text(encoding="utf-8-sig")
-        )
-    except OSError as exc:
-        raise SystemExit(
-            f"recoop: cannot read {args.statement}: {exc.strerror}"
-        ) from None
-    except StatementError as exc:
-        raise SystemExit(f"recoop: {args.statement}: {exc}") from None
+    rows: list[StatementRow] = []
+    if args.statement is not None:
+        if args.provider != "sandbox":
+            raise SystemExit(
+                f"recoop: {args.provider} publishes no statement file format; use "
+                "--from-provider to ask its status API, or convert the file to "
+                "reference,amount_kobo,currency,status,completed_at"
+            )
+        try:
+            rows = parse_sandbox_statement(
+                Path(args.statement).read_text(encoding="utf-8-sig")
+            )
+        except OSError as exc:
+            raise SystemExit(
+                f"recoop: cannot read {args.statement}: {exc.strerror}"
+            ) from None
+        except StatementError as exc:
+            raise SystemExit(f"recoop: {args.statement}: {exc}") from None
     settings = _settings()
+    notes: list[str] = []
 
     async def ours() -> list[tuple[str, int, str]]:
+        from service.provider_statement import SentPayout, statement_from_provider
+
         await ensure_schema(settings)
         deps = build(settings, background=[])
         try:
-            return await deps.money.all_payouts_for(args.provider)
+            found = await deps.money.payouts_with_txn(args.provider)
+            if args.from_provider:
+                provider = deps.payouts.get(args.provider)
+                if provider is None:
+                    raise SystemExit(
+                        f"recoop: provider {args.provider!r} is not configured "
+                        "(RECOOP_PAYOUT_PROVIDER / RECOOP_AIRTIME_PROVIDER)"
+                    )
+                statement = await statement_from_provider(
+                    provider,
+                    [SentPayout(*p) for p in found],
+                    currency=settings.currency,
+                )
+                rows.extend(statement.rows)
+                for label, refs in (
+                    ("still pending at the provider", statement.not_final),
+                    ("never received by the provider", statement.unknown),
+                    ("status call failed (try again)", statement.unreachable),
+                ):
+                    if refs:
+                        notes.append(f"{label}: {len(refs)} ({', '.join(refs[:5])})")
+            return [(ref, amount, status) for ref, amount, status, _ in found]
         finally:
             await deps.close()
 
-    report = reconcile(rows, [LedgerPayout(*p) for p in asyncio.run(ours())])
+    ledger = [LedgerPayout(*p) for p in asyncio.run(ours())]
+    report = reconcile(rows, ledger)
     print(json.dumps(report.to_json(), indent=2) if args.json else render_text(report))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return 1 if report.has_differences else 0
 
 
@@ -286,7 +321,12 @@ def parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("reconcile", help="match a provider statement against payouts")
     rec.add_argument("--provider", required=True)
-    rec.add_argument("statement")
+    rec.add_argument("statement", nargs="?", help="the sandbox's CSV statement")
+    rec.add_argument(
+        "--from-provider",
+        action="store_true",
+        help="build the statement from the provider's status API (MoMo, AT airtime)",
+    )
     rec.add_argument("--json", action="store_true")
     rec.set_defaults(func=cmd_reconcile)
 

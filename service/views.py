@@ -183,15 +183,18 @@ class Views:
         ]
         return Page(items, nxt)
 
-    async def token_role(self, token: str) -> str | None:
-        """The role of a live API token, or None."""
+    async def token_role(self, token: str) -> tuple[str, str] | None:
+        """(role, audit name) of a live API token, or None."""
         digest = hashlib.sha256(token.encode()).hexdigest()
         rows = await self._rows(
-            sa.select(api_tokens.c.role).where(
+            sa.select(api_tokens.c.id, api_tokens.c.role, api_tokens.c.name).where(
                 api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)
             )
         )
-        return rows[0].role if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return row.role, f"token:{row.id}:{row.name}"[:80]
 
     async def counts(self) -> dict[str, int]:
         """Headline numbers for the demo summary and the dashboard."""
@@ -355,6 +358,27 @@ class MoneyViews:
                 )
             ).all()
         return [(r.reference, r.amount_kobo, r.status) for r in rows]
+
+    async def payouts_with_txn(
+        self, provider: str
+    ) -> list[tuple[str, int, str, str | None]]:
+        """(reference, amount, status, provider's id) of every payout via `provider`."""
+        from service.persistence.tables import payouts
+
+        async with self.db.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        payouts.c.reference,
+                        payouts.c.amount_kobo,
+                        payouts.c.status,
+                        payouts.c.provider_txn,
+                    )
+                    .where(payouts.c.provider == provider)
+                    .order_by(payouts.c.id)
+                )
+            ).all()
+        return [(r.reference, r.amount_kobo, r.status, r.provider_txn) for r in rows]
 
     async def rates(self) -> list[dict[str, Any]]:
         from service.persistence.money import list_rates

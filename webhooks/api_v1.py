@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from service.app_keys import DEPS
+from service.app_keys import ACTOR, DEPS
 from service.domain.commands import SendSms
 from service.domain.errors import InvalidInput
 from service.views import MAX_LIMIT, Page
@@ -43,13 +43,15 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
                 raise ApiError(
                     401, "unauthorized", "send Authorization: Bearer <token>"
                 )
-            role = await request.app[DEPS].views.token_role(token.strip())
-            if role is None:
+            found = await request.app[DEPS].views.token_role(token.strip())
+            if found is None:
                 raise ApiError(401, "unauthorized", "unknown or revoked token")
+            role, actor = found
             if role not in roles:
                 raise ApiError(
                     403, "forbidden", f"this call needs a {' or '.join(roles)} token"
                 )
+            request[ACTOR] = actor  # the app's middleware audits accepted writes
             return await view(request)
 
         guarded.__name__ = view.__name__

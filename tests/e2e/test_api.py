@@ -162,3 +162,21 @@ async def test_every_api_route_is_documented(client: Any) -> None:
         assert route.method.lower() in doc["paths"].get(path, {}), (
             f"{route.method} {path}"
         )
+
+
+async def test_api_writes_are_audited_with_the_token_name(
+    client: Any, deps: Any
+) -> None:
+    """Who, when, what: a write with a bearer token lands in the audit log."""
+    from service.domain.commands import CreateApiToken
+
+    token = await deps.bus.handle(CreateApiToken("operator", "ops-laptop"))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"material": "PET", "kobo_per_kg": 5000, "effective_from": "2026-11-23"}
+    assert (await client.put("/api/v1/rates", json=body, headers=headers)).status < 300
+    assert (await client.get("/api/v1/rates", headers=headers)).status == 200
+    [entry] = await deps.auth.audit_entries()
+    assert entry["actor"].startswith("token:") and entry["actor"].endswith(
+        ":ops-laptop"
+    )
+    assert entry["action"] == "PUT /api/v1/rates"

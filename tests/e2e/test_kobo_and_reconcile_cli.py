@@ -187,3 +187,23 @@ def test_reconcile_cli_exit_codes(
     with pytest.raises(SystemExit) as exc:
         main(["reconcile", "--provider", "sandbox", str(tmp_path / "junk.csv")])
     assert "line 1" in str(exc.value.code)
+    # MoMo and AT publish no statement file: ask their status API instead.
+    with pytest.raises(SystemExit) as exc:
+        main(["reconcile", "--provider", "momo", str(good)])
+    assert "--from-provider" in str(exc.value.code)
+    with pytest.raises(SystemExit) as exc:
+        main(["reconcile", "--provider", "momo"])
+    assert "statement file or --from-provider" in str(exc.value.code)
+    with pytest.raises(SystemExit) as exc:
+        main(["reconcile", "--provider", "momo", "--from-provider"])
+    assert "not configured" in str(exc.value.code)
+    # The sandbox answers status calls too; these payouts were written straight into
+    # the ledger, so the sandbox never received them: all missing from its side.
+    capsys.readouterr()
+    assert (
+        main(["reconcile", "--provider", "sandbox", "--from-provider", "--json"]) == 1
+    )
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["matched"] == 0 and report["missing_in_statement"]
+    assert "never received by the provider" in err
