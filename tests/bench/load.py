@@ -33,6 +33,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -659,6 +660,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("RECOOP_TEST_POSTGRES_URL") or wb.DEFAULT_PG,
     )
     arg("--seed", type=int, default=1)
+    arg(
+        "--keep-logs",
+        default="",
+        help="copy the replicas' logs into this folder before they are removed",
+    )
     args = parser.parse_args(argv)
     wrk_binary = wb.ensure_wrk()
     if problem := wb.postgres_reachable(args.postgres_url):
@@ -697,6 +703,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 130
+        finally:
+            if args.keep_logs:
+                keep = Path(args.keep_logs)
+                keep.mkdir(parents=True, exist_ok=True)
+                for log_file in workdir.glob("*.log"):
+                    shutil.copy(log_file, keep / log_file.name)
     return 0 if report(real, ref) else 1
 
 
