@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service import phones
 from service.clock import Clock
@@ -61,6 +62,32 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     pk = result.inserted_primary_key
     assert pk is not None
     return int(pk[0])
+
+
+async def _active_collector(conn: AsyncConnection, e164: str) -> int | None:
+    found = await conn.execute(
+        sa.select(collectors.c.id).where(
+            collectors.c.phone == e164, collectors.c.active.is_(True)
+        )
+    )
+    collector_id: int | None = found.scalar_one_or_none()
+    return collector_id
+
+
+async def _new_code(
+    conn: AsyncConnection, collector_id: int, now: datetime, ttl: timedelta
+) -> tuple[int, str]:
+    """Store a fresh six-digit code's hash; (row id, the code itself)."""
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    result = await conn.execute(
+        login_codes.insert().values(
+            collector_id=collector_id,
+            code_hash=_sha(f"{collector_id}:{code}"),
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return _new_id(result), code
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,16 +183,9 @@ class Auth:
         except phones.BadPhoneNumber as exc:
             raise InvalidInput(str(exc)) from exc
         now = self.clock.now()
-        code = f"{secrets.randbelow(1_000_000):06d}"
         async with self.db.writer.begin() as conn:
-            collector = (
-                await conn.execute(
-                    sa.select(collectors.c.id).where(
-                        collectors.c.phone == e164, collectors.c.active.is_(True)
-                    )
-                )
-            ).first()
-            if collector is None:
+            collector_id = await _active_collector(conn, e164)
+            if collector_id is None:
                 log.info(
                     "sign-in code asked for an unknown number %s", mask_phone(e164)
                 )
@@ -173,25 +193,18 @@ class Auth:
             recent = (
                 await conn.execute(
                     sa.select(sa.func.count()).where(
-                        login_codes.c.collector_id == collector.id,
+                        login_codes.c.collector_id == collector_id,
                         login_codes.c.created_at > now - CODE_WINDOW,
                     )
                 )
             ).scalar_one()
             if recent >= CODES_PER_WINDOW:
-                log.warning("sign-in code limit reached for collector %s", collector.id)
+                log.warning("sign-in code limit reached for collector %s", collector_id)
                 return
-            result = await conn.execute(
-                login_codes.insert().values(
-                    collector_id=collector.id,
-                    code_hash=_sha(f"{collector.id}:{code}"),
-                    created_at=now,
-                    expires_at=now + CODE_TTL,
-                )
-            )
+            code_id, code = await _new_code(conn, collector_id, now, CODE_TTL)
             await outbox_repo.enqueue(
                 conn,
-                key=f"login-code:{_new_id(result)}",
+                key=f"login-code:{code_id}",
                 to_phone=e164,
                 body=f"Recoop collector sign-in code: {code}. It expires in 10 minutes.",
                 now=now,
@@ -204,25 +217,11 @@ class Auth:
         sign-in link with it); None for an unknown number."""
         e164 = phones.to_e164(phone, self.settings.default_region)
         now = self.clock.now()
-        code = f"{secrets.randbelow(1_000_000):06d}"
         async with self.db.writer.begin() as conn:
-            collector_id = (
-                await conn.execute(
-                    sa.select(collectors.c.id).where(
-                        collectors.c.phone == e164, collectors.c.active.is_(True)
-                    )
-                )
-            ).scalar_one_or_none()
+            collector_id = await _active_collector(conn, e164)
             if collector_id is None:
                 return None
-            await conn.execute(
-                login_codes.insert().values(
-                    collector_id=collector_id,
-                    code_hash=_sha(f"{collector_id}:{code}"),
-                    created_at=now,
-                    expires_at=now + ttl,
-                )
-            )
+            _, code = await _new_code(conn, collector_id, now, ttl)
         return code
 
     async def verify_code(self, phone: str, code: str) -> str | None:
