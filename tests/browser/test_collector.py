@@ -167,3 +167,23 @@ async def test_sign_in_page_is_accessible(live: str, phone: Any) -> None:
     await page.goto(live + "/collector/login")
     await screenshot(page, "collector-login")
     assert await axe_violations(page) == []
+
+
+async def test_a_collector_cannot_open_another_collectors_round(
+    live: str, phone: Any, deps: Any, fake_sms: Any, text: Any
+) -> None:
+    """Collector B, signed in, asks for A's round: 403, and no household of A's shows."""
+    day = await plan_a_day(deps, text)
+    await serve_tiles(phone, deps)
+    page = await phone.new_page()
+    await sign_in(page, live, deps, fake_sms, day.phone_b)
+    response = await page.goto(f"{live}/collector/api/rounds/{day.round_id}")
+    assert response is not None and response.status == 403
+    assert "forbidden" in await page.inner_text("body")
+    # The page itself, given A's round in its link, shows none of A's households.
+    await page.goto(f"{live}/collector?round={day.round_id}")
+    await page.wait_for_load_state("networkidle")
+    body = await page.inner_text("body")
+    for stop in day.stops:
+        assert stop.code not in body and stop.phone not in body
+    await screenshot(page, "collector-other-round")
