@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -18,6 +19,7 @@ from service.domain.commands import (
     AddBike,
     AddHub,
     CloseDispute,
+    Command,
     CreateApiToken,
     ExpireHolds,
     InboundSms,
@@ -44,7 +46,7 @@ from service.money_batch import LogWeightsBatch
 from service.payout_dispatcher import PayoutDispatcher
 from service.persistence.db import Database, create_database
 from service.settings import Settings
-from service.unit_of_work import SqlUnitOfWork, UnitOfWork
+from service.unit_of_work import DriverUnitOfWork, SqlUnitOfWork, UnitOfWork
 from service.views import MoneyViews, PlanningViews, Views
 
 ALL_BACKGROUND = ("dispatcher", "payouts", "scheduler", "sandbox")
@@ -186,6 +188,21 @@ def build(
             max_attempts=settings.sms_max_attempts,
         )
 
+    lean: dict[type[Command], Callable[[], UnitOfWork]] = {}
+    if db.driver is not None:
+        driver = db.driver
+
+        def lean_uow_factory() -> UnitOfWork:
+            return DriverUnitOfWork(
+                driver,
+                now=clock.now(),
+                sms_ttl=timedelta(seconds=settings.sms_default_ttl_s),
+                max_attempts=settings.sms_max_attempts,
+            )
+
+        # The hot path: every inbound SMS. Money intents fall back to SQLAlchemy.
+        lean[InboundSms] = lean_uow_factory
+
     bus = MessageBus(
         uow_factory,
         {
@@ -235,6 +252,7 @@ def build(
                 collector_round.act_on_own_stop, clock=clock, settings=settings
             ),
         },
+        lean=lean,
     )
     status_callback = (
         settings.public_base_url.rstrip("/") + "/webhooks/twilio/status"

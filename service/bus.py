@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from service.domain.commands import Command
 from service.domain.errors import AlreadyExists, Conflict
 from service.domain.events import Event
-from service.unit_of_work import UnitOfWork
+from service.unit_of_work import NeedsFullUnitOfWork, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,15 @@ class MessageBus:
         event_handlers: Mapping[type[Event], Sequence[EventHandler]] | None = None,
         *,
         attempts: int = 6,
+        lean: Mapping[type[Command], UowFactory] | None = None,
     ) -> None:
+        """`lean` names commands that run first on a lean unit of work (the
+        driver's); one that needs more is run again on `uow_factory`'s."""
         self.uow_factory = uow_factory
         self.command_handlers = dict(command_handlers)
         self.event_handlers = dict(event_handlers or {})
         self.attempts = attempts
+        self.lean = dict(lean or {})
 
     async def handle(self, command: Command) -> Any:
         """Run the command's handler and return its result."""
@@ -67,10 +71,19 @@ class MessageBus:
     async def _run(
         self, handler: CommandHandler | EventHandler, message: Any
     ) -> tuple[Any, list[Event]]:
-        for attempt in range(1, self.attempts + 1):
-            uow = self.uow_factory()
+        factory = self.lean.get(type(message), self.uow_factory)
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
+            uow = factory()
             try:
                 result = await handler(message, uow)
+            except NeedsFullUnitOfWork:
+                if factory is self.uow_factory:
+                    raise
+                # Rolled back whole; not a lost race, so it costs no attempt.
+                factory, attempt = self.uow_factory, attempt - 1
+                continue
             except Exception as exc:
                 if attempt == self.attempts or not is_transient(exc):
                     raise

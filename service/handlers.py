@@ -112,6 +112,7 @@ async def inbound_sms(
             )
             if override is not None:
                 reply = override
+        queue_reply = bool(reply) and cmd.reply_by == "outbox"
         message_row = await uow.inbox.claim(
             provider=cmd.provider,
             message_id=cmd.message_id,
@@ -121,13 +122,17 @@ async def inbound_sms(
             household_id=household_id,
             reply=reply,
             received_at=cmd.received_at,
+            final=not queue_reply,
         )
         if message_row is None:
-            await uow.rollback()
+            # The first delivery committed while we worked: its reply, and none of
+            # our changes.
             _, first_reply = await _stored_reply(uow, cmd)
+            await uow.rollback()
             metrics.inbound_sms.labels(intent="duplicate").inc()
             return SmsReply(first_reply, duplicate=True, intent="duplicate")
-        if reply and cmd.reply_by == "outbox":
+        if queue_reply:
+            assert reply is not None
             uow.emit(
                 SmsQueued(
                     to_phone=phone,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -9,10 +11,11 @@ class BadPhoneNumber(ValueError):
     """The text is not a phone number we can reach."""
 
 
+@lru_cache(maxsize=16_384)  # every inbound SMS parses its sender: most repeat
 def to_e164(raw: str, region: str = "NG") -> str:
     """Return `raw` as E.164; "0803 123 4567", "2348031234567" and "+234803..." agree.
 
-    Raises BadPhoneNumber for text that is not a possible number.
+    Raises BadPhoneNumber for text that is not a possible number (not cached).
     """
     text = raw.strip()
     if not text:

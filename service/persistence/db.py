@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from service.persistence.driver import Driver, make_driver
+
 # Execution option that marks a connection as read-only: SQLite then starts a
 # deferred transaction, which never takes the write lock.
 READONLY = "recoop_readonly"
@@ -15,13 +17,17 @@ READONLY = "recoop_readonly"
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """The writer engine and a reader engine (the same one on PostgreSQL)."""
+    """The writer engine, a reader engine (the same one on PostgreSQL), and the
+    lean driver the inbound-SMS hot path writes through (None: no hot path)."""
 
     writer: AsyncEngine
     reader: AsyncEngine
     dialect: str
+    driver: Driver | None = None
 
     async def dispose(self) -> None:
+        if self.driver is not None:
+            await self.driver.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
@@ -65,9 +71,11 @@ def create_database(
 ) -> Database:
     """Build engines for `url`; nothing connects until first use.
 
-    On PostgreSQL `pool_size` connections stay open and a small `max_overflow`
-    absorbs bursts (overflow connections are opened and closed per checkout, so a
-    large overflow churns connections under load). SQLite ignores both.
+    On PostgreSQL `pool_size` connections stay open, split between the engine and
+    the hot path's driver pool (which opens them as needed), and a small
+    `max_overflow` lets the engine absorb bursts (overflow connections are opened and
+    closed per checkout, so a large overflow churns connections under load). SQLite
+    ignores both.
     `connect_args` go to the driver (tests give asyncpg a per-test search_path).
     """
     if url.startswith("sqlite"):
@@ -75,12 +83,15 @@ def create_database(
         # the pool's asyncio queue is fairer and faster than SQLite's busy sleeps.
         writer = _sqlite_engine(url, pool_size=1, echo=echo)
         reader = _sqlite_engine(url, pool_size=4, echo=echo)
-        return Database(writer=writer, reader=reader, dialect="sqlite")
+        driver = make_driver(url, pool_size=1)
+        return Database(writer, reader, "sqlite", driver)
+    hot = max(1, pool_size // 2)
     engine = create_async_engine(
         url,
-        pool_size=pool_size,
+        pool_size=max(1, pool_size - hot),
         max_overflow=max_overflow,
         echo=echo,
         connect_args=connect_args or {},
     )
-    return Database(writer=engine, reader=engine, dialect=engine.dialect.name)
+    driver = make_driver(url, pool_size=hot, connect_args=connect_args)
+    return Database(engine, engine, engine.dialect.name, driver)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.domain.errors import AlreadyExists
 from service.logs import request_id
 from service.persistence.ledger import STRIPE_NAMES
+from service.persistence.outbox import OUTBOX_COLUMNS
 from service.persistence.repositories import insert_for
 from service.persistence.tables import (
     accounts,
@@ -519,27 +520,11 @@ async def enqueue_sms(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None
         )
 
 
-_OUTBOX_COLUMNS = (
-    "key",
-    "kind",
-    "to_phone",
-    "body",
-    "is_reply",
-    "status",
-    "attempts",
-    "max_attempts",
-    "next_attempt_at",
-    "expires_at",
-    "created_at",
-    "request_id",
-)
 # PostgreSQL: the answer and the receipt in one round trip (a data-modifying WITH
 # runs once, whether or not the main statement reads it).
 _ANSWER_AND_SMS_PG = (
     postgresql.insert(outbox)
-    .values(
-        {c: sa.bindparam(f"o_{c}", type_=outbox.c[c].type) for c in _OUTBOX_COLUMNS}
-    )
+    .values({c: sa.bindparam(f"o_{c}", type_=outbox.c[c].type) for c in OUTBOX_COLUMNS})
     .on_conflict_do_nothing(index_elements=["key"])
     .add_cte(
         idempotency_keys.update()
@@ -569,7 +554,7 @@ async def save_answer_and_queue(
         )
         await enqueue_sms(conn, [sms])
         return
-    params = {f"o_{c}": sms[c] for c in _OUTBOX_COLUMNS}
+    params = {f"o_{c}": sms[c] for c in OUTBOX_COLUMNS}
     params |= {"s": scope, "k": key, "code": status_code, "resp": response}
     await conn.execute(_ANSWER_AND_SMS_PG, params)
 

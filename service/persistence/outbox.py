@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.logs import request_id
+from service.persistence.driver import Executor, Query, as_executor
 from service.persistence.repositories import insert_for
 from service.persistence.tables import UtcDateTime, delivery_reports, outbox
 
@@ -41,8 +43,33 @@ class OutboxRow:
     request_id: str | None = None
 
 
+OUTBOX_COLUMNS = (
+    "key",
+    "kind",
+    "to_phone",
+    "body",
+    "is_reply",
+    "status",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "expires_at",
+    "created_at",
+    "request_id",
+)
+_ENQUEUE = Query(
+    {
+        name: dialect.insert(outbox)
+        .values({column: sa.bindparam(column) for column in OUTBOX_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(outbox.c.id)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+)
+
+
 async def enqueue(
-    conn: AsyncConnection,
+    conn: AsyncConnection | Executor,
     *,
     key: str,
     to_phone: str,
@@ -53,26 +80,21 @@ async def enqueue(
     max_attempts: int = 8,
 ) -> bool:
     """Add one SMS to send; False when `key` was already queued (no second row)."""
-    stmt = (
-        insert_for(conn, outbox)
-        .values(
-            key=key,
-            kind="sms",
-            to_phone=to_phone,
-            body=body,
-            is_reply=is_reply,
-            status="pending",
-            attempts=0,
-            max_attempts=max_attempts,
-            next_attempt_at=now,
-            expires_at=expires_at,
-            created_at=now,
-            request_id=request_id.get(),
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(outbox.c.id)
-    )
-    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+    params = {
+        "key": key,
+        "kind": "sms",
+        "to_phone": to_phone,
+        "body": body,
+        "is_reply": is_reply,
+        "status": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": now,
+        "expires_at": expires_at,
+        "created_at": now,
+        "request_id": request_id.get(),
+    }
+    return await as_executor(conn).fetchrow(_ENQUEUE, params) is not None
 
 
 async def claim(

@@ -1,4 +1,9 @@
-"""Rows <-> domain values for households, pickups, the inbox and opt-outs (Core statements)."""
+"""Rows <-> domain values for households, pickups, the inbox and opt-outs.
+
+Each statement is a `Query`: Core, built once, with bind parameters for every value,
+so it runs on SQLAlchemy's connection or straight on the driver (the hot path, see
+`service.persistence.driver`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.domain.errors import Conflict
 from service.domain.model import Household, OpenPickup
+from service.persistence.driver import Executor, Query, as_executor
 from service.persistence.tables import (
     UtcDateTime,
     households,
@@ -30,16 +36,110 @@ def insert_for(conn: AsyncConnection, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
-# Hot statements are built once: values come as parameters, so SQLAlchemy's compiled
-# cache is hit instead of rebuilding the statement on every message.
-_INBOX_CLAIM = {
-    name: dialect.insert(inbound_messages)
-    .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-    .returning(inbound_messages.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-_ADD_PICKUP = pickups.insert().returning(pickups.c.id)
-_ADD_HOUSEHOLD = households.insert().returning(households.c.id)
+def _bound(*names: str) -> dict[str, Any]:
+    return {name: sa.bindparam(name) for name in names}
+
+
+_HOUSEHOLD_COLUMNS = (
+    "phone",
+    "name",
+    "address",
+    "language",
+    "status",
+    "lat",
+    "lon",
+    "location_source",
+    "weekly_day",
+    "created_at",
+    "updated_at",
+)
+_ADD_HOUSEHOLD = Query(
+    households.insert().values(_bound(*_HOUSEHOLD_COLUMNS)).returning(households.c.id)
+)
+_SET_LANGUAGE = Query(
+    households.update()
+    .where(households.c.id == sa.bindparam("household_id"))
+    .values(language=sa.bindparam("new_language"), updated_at=sa.bindparam("now"))
+)
+_SET_WEEKLY = Query(
+    households.update()
+    .where(households.c.id == sa.bindparam("household_id"))
+    .values(weekly_day=sa.bindparam("new_weekday"), updated_at=sa.bindparam("now"))
+)
+_SET_STATUS_BY_PHONE = Query(
+    households.update()
+    .where(households.c.phone == sa.bindparam("by_phone"))
+    .values(status=sa.bindparam("new_status"), updated_at=sa.bindparam("now"))
+)
+_ADD_PICKUP = Query(
+    pickups.insert()
+    .values(
+        _bound(
+            "household_id",
+            "code",
+            "status",
+            "source_message_id",
+            "created_at",
+            "updated_at",
+        )
+    )
+    .returning(pickups.c.id)
+)
+_CANCEL_PICKUP = Query(
+    pickups.update()
+    .where(
+        pickups.c.id == sa.bindparam("pickup_id"),
+        sa.text("status IN ('open', 'scheduled')"),  # OPEN_STATUSES
+    )
+    .values(status="cancelled", updated_at=sa.bindparam("now"))
+)
+_MARK_MISSED = Query(
+    pickups.update()
+    .where(pickups.c.id == sa.bindparam("pickup_id"))
+    .values(
+        status="open",
+        missed_reason=sa.bindparam("reason"),
+        updated_at=sa.bindparam("now"),
+    )
+)
+_INBOX_COLUMNS = (
+    "provider",
+    "provider_message_id",
+    "phone",
+    "body",
+    "intent",
+    "household_id",
+    "reply",
+    "reviewed",
+    "received_at",
+)
+_INBOX_CLAIM = Query(
+    {
+        name: dialect.insert(inbound_messages)
+        .values(_bound(*_INBOX_COLUMNS))
+        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+        .returning(inbound_messages.c.id)
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+)
+_STORED_REPLY = Query(
+    sa.select(inbound_messages.c.reply).where(
+        inbound_messages.c.provider == sa.bindparam("provider"),
+        inbound_messages.c.provider_message_id == sa.bindparam("sid"),
+    )
+)
+_OPT_OUT = Query(
+    {
+        name: dialect.insert(opt_outs)
+        .values(_bound("phone", "word", "opted_out_at"))
+        .on_conflict_do_nothing(index_elements=["phone"])
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    }
+)
+_OPT_IN = Query(opt_outs.delete().where(opt_outs.c.phone == sa.bindparam("by_phone")))
+_IS_OPTED_OUT = Query(
+    sa.select(opt_outs.c.phone).where(opt_outs.c.phone == sa.bindparam("by_phone"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +155,9 @@ class SenderState:
     available_kobo: int = 0
 
 
-_SENDER_STATE = sa.text(
-    """
+_SENDER_STATE = Query(
+    sa.text(
+        """
     SELECT h.id, h.phone, h.name, h.language, h.status, p.id AS pickup_id, p.code,
            a.credits_posted - a.debits_posted - a.debits_pending AS available,
            (SELECT 1 FROM opt_outs o WHERE o.phone = :phone) AS opted_out,
@@ -71,12 +172,13 @@ _SENDER_STATE = sa.text(
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
       LEFT JOIN accounts a ON a.name = 'household:' || h.id
     """
-).bindparams(sa.bindparam("since", type_=UtcDateTime))
+    ).bindparams(sa.bindparam("since", type_=UtcDateTime))
+)
 
 
 class Households:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, conn: AsyncConnection | Executor) -> None:
+        self.db = as_executor(conn)
 
     async def sender_state(
         self, phone: str, since: datetime, *, provider: str = "", message_id: str = ""
@@ -89,23 +191,22 @@ class Households:
             "provider": provider,
             "sid": message_id,
         }
-        row = (await self.conn.execute(_SENDER_STATE, params)).one()
+        row = await self.db.fetchrow(_SENDER_STATE, params)
+        assert row is not None  # the query always returns its one row
+        (hid, hphone, name, language, status, pickup_id, code) = row[:7]
+        available, opted_out, recent, seen, seen_reply = row[7:]
         household = (
-            Household(row.id, row.phone, row.name, row.language, row.status)
-            if row.id is not None
-            else None
+            Household(hid, hphone, name, language, status) if hid is not None else None
         )
-        pickup = (
-            OpenPickup(row.pickup_id, row.code) if row.pickup_id is not None else None
-        )
+        pickup = OpenPickup(pickup_id, code) if pickup_id is not None else None
         return SenderState(
             household,
             pickup,
-            bool(row.opted_out),
-            int(row.recent or 0),
-            bool(row.seen),
-            row.seen_reply,
-            int(row.available or 0),
+            bool(opted_out),
+            int(recent or 0),
+            bool(seen),
+            seen_reply,
+            int(available or 0),
         )
 
     async def add(
@@ -131,37 +232,30 @@ class Households:
             "created_at": now,
             "updated_at": now,
         }
-        return int((await self.conn.execute(_ADD_HOUSEHOLD, params)).scalar_one())
+        row = await self.db.fetchrow(_ADD_HOUSEHOLD, params)
+        assert row is not None
+        return int(row[0])
 
     async def set_language(
         self, household_id: int, language: str, now: datetime
     ) -> None:
-        await self.conn.execute(
-            households.update()
-            .where(households.c.id == household_id)
-            .values(language=language, updated_at=now)
-        )
+        params = {"household_id": household_id, "new_language": language, "now": now}
+        await self.db.execute(_SET_LANGUAGE, params)
 
     async def set_weekly(
         self, household_id: int, weekday: int | None, now: datetime
     ) -> None:
-        await self.conn.execute(
-            households.update()
-            .where(households.c.id == household_id)
-            .values(weekly_day=weekday, updated_at=now)
-        )
+        params = {"household_id": household_id, "new_weekday": weekday, "now": now}
+        await self.db.execute(_SET_WEEKLY, params)
 
     async def set_status_by_phone(self, phone: str, status: str, now: datetime) -> None:
-        await self.conn.execute(
-            households.update()
-            .where(households.c.phone == phone)
-            .values(status=status, updated_at=now)
-        )
+        params = {"by_phone": phone, "new_status": status, "now": now}
+        await self.db.execute(_SET_STATUS_BY_PHONE, params)
 
 
 class Pickups:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, conn: AsyncConnection | Executor) -> None:
+        self.db = as_executor(conn)
 
     async def add(
         self,
@@ -179,31 +273,28 @@ class Pickups:
             "created_at": now,
             "updated_at": now,
         }
-        return int((await self.conn.execute(_ADD_PICKUP, params)).scalar_one())
+        row = await self.db.fetchrow(_ADD_PICKUP, params)
+        assert row is not None
+        return int(row[0])
 
     async def cancel(self, pickup_id: int, now: datetime) -> None:
-        result = await self.conn.execute(
-            pickups.update()
-            .where(pickups.c.id == pickup_id, pickups.c.status.in_(OPEN_STATUSES))
-            .values(status="cancelled", updated_at=now)
+        changed = await self.db.execute(
+            _CANCEL_PICKUP, {"pickup_id": pickup_id, "now": now}
         )
-        if result.rowcount != 1:
+        if changed != 1:
             raise Conflict(f"pickup {pickup_id} is no longer open")
 
     async def mark_missed(self, pickup_id: int, reason: str, now: datetime) -> None:
         """The collector could not collect: the request stays open for another day."""
-        await self.conn.execute(
-            pickups.update()
-            .where(pickups.c.id == pickup_id)
-            .values(status="open", missed_reason=reason, updated_at=now)
-        )
+        params = {"pickup_id": pickup_id, "reason": reason, "now": now}
+        await self.db.execute(_MARK_MISSED, params)
 
 
 class Inbox:
     """Processed inbound messages: the unique (provider, id) makes intake idempotent."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, conn: AsyncConnection | Executor) -> None:
+        self.db = as_executor(conn)
 
     async def claim(
         self,
@@ -216,12 +307,13 @@ class Inbox:
         household_id: int | None,
         reply: str | None,
         received_at: datetime,
+        final: bool = False,
     ) -> int | None:
         """Record the message; None when it was already recorded (a duplicate).
 
         On PostgreSQL a concurrent duplicate waits here until the first commits.
+        `final`: the unit of work writes nothing more and commits next.
         """
-        stmt = _INBOX_CLAIM[self.conn.dialect.name]
         params = {
             "provider": provider,
             "provider_message_id": message_id,
@@ -233,39 +325,29 @@ class Inbox:
             "reviewed": False,
             "received_at": received_at,
         }
-        return (await self.conn.execute(stmt, params)).scalar_one_or_none()
+        row = await self.db.fetchrow(_INBOX_CLAIM, params, final=final)
+        return None if row is None else int(row[0])
 
     async def stored_reply(
         self, provider: str, message_id: str
     ) -> tuple[bool, str | None]:
         """(found, reply) for a message already recorded."""
-        row = (
-            await self.conn.execute(
-                sa.select(inbound_messages.c.reply).where(
-                    inbound_messages.c.provider == provider,
-                    inbound_messages.c.provider_message_id == message_id,
-                )
-            )
-        ).first()
-        return (False, None) if row is None else (True, row.reply)
+        row = await self.db.fetchrow(
+            _STORED_REPLY, {"provider": provider, "sid": message_id}
+        )
+        return (False, None) if row is None else (True, row[0])
 
 
 class OptOuts:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, conn: AsyncConnection | Executor) -> None:
+        self.db = as_executor(conn)
 
     async def add(self, phone: str, word: str, now: datetime) -> None:
-        await self.conn.execute(
-            insert_for(self.conn, opt_outs)
-            .values(phone=phone, word=word[:16], opted_out_at=now)
-            .on_conflict_do_nothing(index_elements=["phone"])
-        )
+        params = {"phone": phone, "word": word[:16], "opted_out_at": now}
+        await self.db.execute(_OPT_OUT, params)
 
     async def remove(self, phone: str) -> None:
-        await self.conn.execute(opt_outs.delete().where(opt_outs.c.phone == phone))
+        await self.db.execute(_OPT_IN, {"by_phone": phone})
 
     async def contains(self, phone: str) -> bool:
-        row = await self.conn.execute(
-            sa.select(opt_outs.c.phone).where(opt_outs.c.phone == phone)
-        )
-        return row.first() is not None
+        return await self.db.fetchrow(_IS_OPTED_OUT, {"by_phone": phone}) is not None

@@ -1040,6 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
     arg("--max-busy", type=float, default=0.5, help="... or others use more cores")
     arg("--max-wait", type=float, default=600.0, help="longest wait per run, s")
     arg("--profile", action="store_true", help="sample every server with py-spy")
+    arg("--keep-logs", type=Path, help="copy the servers' logs into this folder")
     arg("--serve", choices=["bare", "minimal-asyncpg"], help=argparse.SUPPRESS)
     arg("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1093,6 +1094,11 @@ def bench(args: argparse.Namespace) -> int:
                         pg_url, args.max_busy, deadline, args.profile,
                         f"{os.getpid()}_{run}_{secrets.token_hex(3)}")  # fmt: skip
             all_met &= report(run_once(plan))
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for f in workdir.glob("*.log"):
+                    shutil.copy(f, args.keep_logs / f"run{run}-{f.name}")
+                print(f"\nserver logs: {args.keep_logs}")
             if args.profile:
                 kept = Path(tempfile.mkdtemp(prefix="recoop-bench-pyspy-"))
                 for f in workdir.glob("*.pyspy.txt"):
