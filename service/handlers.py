@@ -35,6 +35,9 @@ from service.persistence.tables import api_tokens
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
 
+# 24^6 codes: a collision at this length is left to the bus's retry.
+LONG_CODE = 6
+
 
 @dataclass(frozen=True, slots=True)
 class SmsReply:
@@ -66,12 +69,17 @@ async def inbound_sms(
         valid_phone = False
     else:
         valid_phone = True
+    # A pickup code, in case this message books one. Codes stay unique for good,
+    # so as the 4-character space fills, a taken one is swapped for a longer one
+    # (the same read tells us); a race on the longer one is retried by the bus.
+    code = model.new_pickup_code()
     async with uow:
         state = await uow.households.sender_state(
             phone,
             now - timedelta(hours=1),
             provider=cmd.provider,
             message_id=cmd.message_id,
+            candidate_code=code,
         )
         if state.seen:  # a retried webhook: the first answer, and nothing else
             metrics.inbound_sms.labels(intent="duplicate").inc()
@@ -86,6 +94,9 @@ async def inbound_sms(
             state.open_pickup,
             opted_out=state.opted_out,
             available_kobo=state.available_kobo,
+            make_code=lambda: (
+                model.new_pickup_code(LONG_CODE) if state.code_taken else code
+            ),
         )
         reply: str | None = decision.reply
         intent_label = decision.intent

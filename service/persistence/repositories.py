@@ -153,6 +153,7 @@ class SenderState:
     seen: bool  # this provider message id was already processed
     seen_reply: str | None
     available_kobo: int = 0
+    code_taken: bool = False  # the candidate pickup code is already in use
 
 
 _SENDER_STATE = Query(
@@ -166,7 +167,8 @@ _SENDER_STATE = Query(
            (SELECT 1 FROM inbound_messages s
              WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen,
            (SELECT s.reply FROM inbound_messages s
-             WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen_reply
+             WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen_reply,
+           (SELECT 1 FROM pickups c WHERE c.code = :candidate) AS code_taken
       FROM (SELECT 1 AS one) AS q
       LEFT JOIN households h ON h.phone = :phone
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
@@ -181,20 +183,28 @@ class Households:
         self.db = as_executor(conn)
 
     async def sender_state(
-        self, phone: str, since: datetime, *, provider: str = "", message_id: str = ""
+        self,
+        phone: str,
+        since: datetime,
+        *,
+        provider: str = "",
+        message_id: str = "",
+        candidate_code: str = "",
     ) -> SenderState:
-        """The sender's household, open pickup, opt-out, recent volume, and whether
-        this exact message was seen before: one round trip on the hot path."""
+        """The sender's household, open pickup, opt-out, recent volume, whether
+        this exact message was seen before, and whether `candidate_code` is taken:
+        one round trip on the hot path."""
         params = {
             "phone": phone,
             "since": since,
             "provider": provider,
             "sid": message_id,
+            "candidate": candidate_code,
         }
         row = await self.db.fetchrow(_SENDER_STATE, params)
         assert row is not None  # the query always returns its one row
         (hid, hphone, name, language, status, pickup_id, code) = row[:7]
-        available, opted_out, recent, seen, seen_reply = row[7:]
+        available, opted_out, recent, seen, seen_reply, code_taken = row[7:]
         household = (
             Household(hid, hphone, name, language, status) if hid is not None else None
         )
@@ -207,6 +217,7 @@ class Households:
             bool(seen),
             seen_reply,
             int(available or 0),
+            bool(code_taken),
         )
 
     async def add(

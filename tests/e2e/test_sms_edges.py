@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from service.bootstrap import build
@@ -155,3 +156,30 @@ async def test_outbox_rows_for_replies_do_not_count_toward_cap(
     await client.post("/webhooks/africastalking/sms?token=at-secret", data=form)
     async with deps.db.reader.connect() as conn:
         assert (await conn.execute(sa.select(outbox.c.is_reply))).scalar_one() is True
+
+
+async def test_taken_pickup_code_gives_a_longer_one(
+    text: Any, deps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Codes stay unique for good: when the 4-character code drawn is taken, the
+    household gets a 6-character one, in its reply and on its pickup."""
+    from service.domain import model
+
+    real = model.new_pickup_code
+    monkeypatch.setattr(
+        model,
+        "new_pickup_code",
+        lambda length=4: "K7Q2" if length == 4 else real(length),
+    )
+    first, second = random_phone(), random_phone()
+    for phone in (first, second):
+        await text("JOIN Ada, Yaba", phone)
+    _, reply1 = await text("PICKUP", first)
+    _, reply2 = await text("PICKUP", second)
+
+    codes = {
+        item["phone"]: item["code"]
+        for item in (await deps.views.pickups(status="open", limit=10)).items
+    }
+    assert codes[first] == "K7Q2" and reply1 and "K7Q2" in reply1
+    assert len(codes[second]) == 6 and reply2 and codes[second] in reply2
