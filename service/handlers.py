@@ -80,6 +80,7 @@ async def inbound_sms(
             provider=cmd.provider,
             message_id=cmd.message_id,
             candidate_code=code,
+            count_up_to=settings.inbound_per_number_per_hour,
         )
         if state.seen:  # a retried webhook: the first answer, and nothing else
             metrics.inbound_sms.labels(intent="duplicate").inc()

@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.domain.events import Event, SmsQueued
 from service.persistence import outbox
 from service.persistence.db import READONLY, Database
-from service.persistence.driver import Driver, Executor, Transaction
+from service.persistence.driver import (
+    Driver,
+    DriverUnavailable,
+    Executor,
+    Transaction,
+)
 from service.persistence.repositories import Households, Inbox, OptOuts, Pickups
 
 
@@ -171,7 +176,10 @@ class DriverUnitOfWork(_Base):
         raise NeedsFullUnitOfWork("this command needs SQLAlchemy's connection")
 
     async def __aenter__(self) -> Self:
-        self._tx = await self._driver.begin()
+        try:
+            self._tx = await self._driver.begin()
+        except DriverUnavailable as exc:
+            raise NeedsFullUnitOfWork(str(exc)) from exc
         self._open_repositories(self._tx)
         return self
 

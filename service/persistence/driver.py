@@ -23,9 +23,11 @@ integers and strings only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -40,6 +42,13 @@ from sqlalchemy.sql.expression import Executable
 from service.domain.errors import Conflict
 
 Row = Sequence[Any]
+
+log = logging.getLogger(__name__)
+
+
+class DriverUnavailable(Exception):
+    """The lean driver cannot be used here (closed, or SQLite not in WAL mode)."""
+
 
 _DIALECTS: dict[str, Dialect] = {
     "postgresql": postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
@@ -200,12 +209,12 @@ class _PgTransaction:
     final write, run on their own (PostgreSQL makes each statement atomic), which
     saves the BEGIN and COMMIT round trips of a message that changes nothing."""
 
-    __slots__ = ("_begun", "_conn", "_driver", "_ended", "dialect")
+    __slots__ = ("_begun", "_conn", "_ended", "_pool", "dialect")
 
     dialect: str
 
-    def __init__(self, driver: PgDriver, conn: asyncpg.Connection) -> None:
-        self._driver, self._conn = driver, conn
+    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+        self._pool, self._conn = pool, conn
         self._begun = self._ended = False
         self.dialect = "postgresql"
 
@@ -249,7 +258,7 @@ class _PgTransaction:
                 await self._conn.execute("COMMIT")
         finally:
             self._begun = False
-            await self._driver.release(self._conn)
+            await self._pool.release(self._conn)
 
     async def rollback(self) -> None:
         try:
@@ -257,7 +266,7 @@ class _PgTransaction:
                 await self._conn.execute("ROLLBACK")
         finally:
             self._begun = False
-            await self._driver.release(self._conn)
+            await self._pool.release(self._conn)
 
 
 # Another transaction got there first (a unique key, a serialization failure, a
@@ -291,9 +300,12 @@ class PgDriver:
         self._connect_args = dict(connect_args or {})
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._closed = False
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
+            if self._closed:
+                raise DriverUnavailable("the database driver is closed")
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
                     self._dsn,
@@ -306,13 +318,12 @@ class PgDriver:
 
     async def begin(self) -> Transaction:
         pool = self._pool or await self._open()
-        return _PgTransaction(self, await pool.acquire())
-
-    async def release(self, conn: asyncpg.Connection) -> None:
-        if self._pool is not None:
-            await self._pool.release(conn)
+        # The transaction gives its connection back to this pool, even if the
+        # driver is closed meanwhile (close() waits for it).
+        return _PgTransaction(pool, await pool.acquire())
 
     async def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -352,8 +363,15 @@ class _SqliteTransaction:
     async def commit(self) -> None:
         try:
             self._conn.execute("COMMIT")
+        except BaseException:
+            # SQLite can keep the transaction open after a failed COMMIT (busy,
+            # disk full): end it, or it would hold the write lock for good.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
         finally:
             self._driver.release()
+        self._driver.committed()
 
     async def rollback(self) -> None:
         try:
@@ -368,30 +386,46 @@ class SqliteDriver:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, busy_wait_s: float = 30.0) -> None:
+    def __init__(
+        self, path: str, *, busy_wait_s: float = 30.0, checkpoint_every: int = 1000
+    ) -> None:
         self._path = path
         self._busy_wait_s = busy_wait_s
+        self._checkpoint_every = checkpoint_every
+        self._commits = 0
+        self._checkpointing: asyncio.Future[None] | None = None
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
     def _connect(self) -> sqlite3.Connection:
+        # timeout=0: never wait inside the event loop; begin() retries instead.
         conn = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False
+            self._path, timeout=0, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=0")  # never wait inline: we retry below
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise DriverUnavailable(f"SQLite journal mode is {mode}, not WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Checkpoints copy the WAL into the database and fsync: that is done
+            # in a thread (see committed()), never inline in a COMMIT.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     async def begin(self) -> Transaction:
         await self._lock.acquire()
         try:
-            conn = self._conn = self._conn or self._connect()
             deadline = time.monotonic() + self._busy_wait_s
             pause = 0.0005
             while True:
                 try:
+                    conn = self._conn = self._conn or self._connect()
+                    if conn.in_transaction:  # never expected; never left open
+                        conn.execute("ROLLBACK")
                     conn.execute("BEGIN IMMEDIATE")
                     break
                 except sqlite3.OperationalError as exc:
@@ -409,7 +443,29 @@ class SqliteDriver:
     def release(self) -> None:
         self._lock.release()
 
+    def committed(self) -> None:
+        """Count a commit; every so often checkpoint the WAL in a thread."""
+        self._commits += 1
+        if self._commits % self._checkpoint_every or self._checkpointing is not None:
+            return
+        future = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        self._checkpointing = future
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint(self) -> None:
+        # Its own connection: PASSIVE never blocks writers, and gives up on pages a
+        # reader still needs (the next checkpoint gets them).
+        with closing(sqlite3.connect(self._path, timeout=5)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            log.warning("WAL checkpoint failed: %s", exc)
+
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
         async with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None

@@ -162,8 +162,9 @@ _SENDER_STATE = Query(
     SELECT h.id, h.phone, h.name, h.language, h.status, p.id AS pickup_id, p.code,
            a.credits_posted - a.debits_posted - a.debits_pending AS available,
            (SELECT 1 FROM opt_outs o WHERE o.phone = :phone) AS opted_out,
-           (SELECT count(*) FROM inbound_messages i
-             WHERE i.phone = :phone AND i.received_at > :since) AS recent,
+           (SELECT count(*) FROM (SELECT 1 FROM inbound_messages i
+             WHERE i.phone = :phone AND i.received_at > :since LIMIT :cap) AS r
+           ) AS recent,
            (SELECT 1 FROM inbound_messages s
              WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen,
            (SELECT s.reply FROM inbound_messages s
@@ -190,16 +191,19 @@ class Households:
         provider: str = "",
         message_id: str = "",
         candidate_code: str = "",
+        count_up_to: int = 1_000_000,
     ) -> SenderState:
         """The sender's household, open pickup, opt-out, recent volume, whether
         this exact message was seen before, and whether `candidate_code` is taken:
-        one round trip on the hot path."""
+        one round trip on the hot path. Recent messages are counted up to
+        `count_up_to` only, so a flood from one number costs no more to read."""
         params = {
             "phone": phone,
             "since": since,
             "provider": provider,
             "sid": message_id,
             "candidate": candidate_code,
+            "cap": count_up_to,
         }
         row = await self.db.fetchrow(_SENDER_STATE, params)
         assert row is not None  # the query always returns its one row

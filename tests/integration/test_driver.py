@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import shutil
 import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from service.domain.commands import InboundSms
 from service.handlers import SmsReply
 from service.persistence import repositories
 from service.persistence.db import Database
-from service.persistence.driver import PgDriver, Query
+from service.persistence.driver import DriverUnavailable, PgDriver, Query, SqliteDriver
 from service.persistence.tables import households, inbound_messages, opt_outs, pickups
 from tests.fakes import FakeSms
 
@@ -212,3 +215,82 @@ def test_queries_with_expanding_in_lists_are_refused() -> None:
     query = Query(sa.select(pickups.c.id).where(pickups.c.status.in_(["open"])))
     with pytest.raises(ValueError, match="IN lists"):
         query.compiled("sqlite")
+
+
+async def test_sqlite_failed_commit_ends_the_transaction_and_frees_the_driver(
+    tmp_path: Any,
+) -> None:
+    """A COMMIT that fails (busy, disk full) must not leave the write lock held."""
+    driver = SqliteDriver(str(tmp_path / "x.db"))
+    tx = await driver.begin()
+    real = tx._conn  # type: ignore[attr-defined]
+
+    class FailingCommit:
+        in_transaction = True
+        rolled_back = False
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            if sql == "ROLLBACK":
+                self.rolled_back = True
+                self.in_transaction = False
+            return real.execute(sql, *args)
+
+    failing = FailingCommit()
+    tx._conn = failing  # type: ignore[attr-defined]
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        await tx.commit()
+    assert failing.rolled_back and not real.in_transaction
+    again = await asyncio.wait_for(driver.begin(), 2)  # the lock was released
+    await again.rollback()
+    await driver.close()
+
+
+async def test_sqlite_checkpoints_the_wal_in_the_background(tmp_path: Any) -> None:
+    """Commits go to the WAL; every so often a thread copies them into the database
+    file itself (never inside a COMMIT on the event loop)."""
+    path = tmp_path / "wal.db"
+    with closing(sqlite3.connect(path)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute(
+            "CREATE TABLE opt_outs (phone TEXT PRIMARY KEY, word TEXT, opted_out_at TEXT)"
+        )
+    # Another connection stays open: closing the last one would checkpoint anyway.
+    with closing(sqlite3.connect(path)) as other:
+        other.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        driver = SqliteDriver(str(path), checkpoint_every=5)
+        add = Query(
+            opt_outs.insert().values(
+                phone=sa.bindparam("phone"),
+                word="STOP",
+                opted_out_at=sa.bindparam("at"),
+            )
+        )
+        for n in range(5):
+            tx = await driver.begin()
+            phone = f"+23480300000{n:02}"
+            await tx.execute(add, {"phone": phone, "at": datetime.now(UTC)})
+            await tx.commit()
+        await driver.close()  # waits for the checkpoint in flight
+        copy = tmp_path / "main-file-only.db"
+        shutil.copy(path, copy)  # the database file without its -wal
+    with closing(sqlite3.connect(copy)) as conn:
+        assert conn.execute("SELECT count(*) FROM opt_outs").fetchone() == (5,)
+
+
+@pytest.mark.parametrize("db_kind", ["postgres"], indirect=True)
+async def test_postgres_driver_closes_after_the_last_transaction_ends(
+    database: Database,
+) -> None:
+    """Closing waits for open transactions, which still return their connection;
+    after that the driver refuses work (the bus then uses SQLAlchemy)."""
+    assert isinstance(database.driver, PgDriver)
+    tx = await database.driver.begin()
+    closing_task = asyncio.create_task(database.driver.close())
+    await asyncio.sleep(0.05)
+    assert not closing_task.done()
+    await tx.rollback()
+    await asyncio.wait_for(closing_task, 5)
+    with pytest.raises(DriverUnavailable):
+        await database.driver.begin()
