@@ -294,3 +294,39 @@ async def test_postgres_driver_closes_after_the_last_transaction_ends(
     await asyncio.wait_for(closing_task, 5)
     with pytest.raises(DriverUnavailable):
         await database.driver.begin()
+
+
+async def test_hot_path_and_dispatcher_write_side_by_side(deps: Any) -> None:
+    """Africa's Talking replies are queued by the hot path (the driver's connection)
+    while the dispatcher marks rows sent (SQLAlchemy's): on SQLite the two writers
+    share one write lock. Every message is answered exactly once."""
+    phones = [f"+2348031{n:06}" for n in range(40)]
+    stop = asyncio.Event()
+
+    async def dispatch() -> None:
+        while not stop.is_set():
+            await deps.dispatcher.run_once()
+            await asyncio.sleep(0)
+
+    async def household(phone: str) -> None:
+        for n, body in enumerate(["JOIN Ada, Yaba", "PICKUP", "BAL", "HELP", "BAL"]):
+            await deps.bus.handle(
+                InboundSms(
+                    "africastalking",
+                    f"AT{phone}{n}",
+                    phone,
+                    body,
+                    deps.clock.now(),
+                    reply_by="outbox",
+                )
+            )
+
+    dispatcher = asyncio.create_task(dispatch())
+    await asyncio.gather(*(household(p) for p in phones))
+    stop.set()
+    await dispatcher
+    while await deps.dispatcher.run_once():
+        pass
+    sent = deps.sms.sent
+    assert len(sent) == 5 * len(phones)
+    assert all(len(deps.sms.to(p)) == 5 for p in phones)
