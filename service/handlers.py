@@ -134,7 +134,7 @@ async def inbound_sms(
             household_id=household_id,
             reply=reply,
             received_at=cmd.received_at,
-            final=not queue_reply,
+            final=not (queue_reply or uow.queues_sms()),
         )
         if message_row is None:
             # The first delivery committed while we worked: its reply, and none of

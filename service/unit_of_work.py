@@ -51,6 +51,8 @@ class UnitOfWork(Protocol):
 
     def emit(self, event: Event) -> None: ...
 
+    def queues_sms(self) -> bool: ...
+
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
@@ -77,6 +79,10 @@ class _Base:
 
     def emit(self, event: Event) -> None:
         self._events.append(event)
+
+    def queues_sms(self) -> bool:
+        """Whether commit() will write outbox rows (a write after any other)."""
+        return any(isinstance(event, SmsQueued) for event in self._events)
 
     async def _write_outbox(self, db: AsyncConnection | Executor) -> list[Event]:
         """Queue every SmsQueued in `db`'s transaction; the other events."""

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.expression import Executable
 
 from service.domain.errors import Conflict
@@ -120,7 +121,11 @@ class Query:
             for name, bind in binds.items()
             if bind.value is not None and not bind.required
         }
+        # A plain SELECT changes nothing; text is trusted only when it is one.
         reads = not (compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        if isinstance(element, TextClause):
+            reads = compiled.string.lstrip().upper().startswith("SELECT")
+        reads = reads and "FOR UPDATE" not in compiled.string.upper()
         return _Compiled(compiled.string, reads, names, processors, fixed)
 
 
