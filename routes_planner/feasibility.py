@@ -112,10 +112,13 @@ def _check_round(
         errors.append(f"{who}: first trip leaves before the round starts")
     if rnd.trips[-1].return_min > rnd.end_min + _EPS_MIN:
         errors.append(f"{who}: last trip returns after the round ends")
+    if rnd.start_at is not None and rnd.start_at != bike.start_at:
+        errors.append(f"{who}: round starts at {rnd.start_at}, not where the bike is")
 
-    legs = _legs(problem, rnd, distances)
+    prelude, legs = _legs(problem, rnd, distances)
     leg = 0
-    clock = rnd.start_min
+    # A bike already out that unloads before its first visit rides to the hub first.
+    clock = rnd.start_min + prelude
     for t, trip in enumerate(rnd.trips):
         label = f"{who} trip {t + 1}"
         if not trip.visits:
@@ -124,7 +127,8 @@ def _check_round(
         if trip.depart_min < clock - _EPS_MIN:
             errors.append(f"{label}: leaves before the previous trip returned")
         clock = trip.depart_min
-        load = 0.0
+        carried = t == 0 and rnd.start_at is not None
+        load = bike.load_kg if carried else 0.0
         for visit in trip.visits:
             stop = stops.get(visit.stop_id)
             if stop is None:
@@ -165,22 +169,26 @@ def _check_round(
 
 def _legs(
     problem: Problem, rnd: Round, distances: DistanceSource | None
-) -> list[float]:
-    """Minutes to ride each leg of the round (out, between stops, back per trip)."""
+) -> tuple[float, list[float]]:
+    """Minutes to ride to the hub before the first trip (a bike already out that
+    unloads first), and each leg of the round (out, between stops, back per trip)."""
     if distances is None:
-        return []
+        return 0.0, []
     hub = problem.hub(rnd.hub_id)
     bike = next(b for b in problem.bikes if b.id == rnd.bike_id)
     stops = {s.id: s for s in problem.stops}
-    points = [(hub.lat, hub.lon)]
+    # 0: the hub, 1: where the bike starts (the hub unless it is already out).
+    points = [(hub.lat, hub.lon), bike.start_at or (hub.lat, hub.lon)]
     for visit in rnd.visits:
         stop = stops.get(visit.stop_id)
         points.append((stop.lat, stop.lon) if stop else (hub.lat, hub.lon))
     table = distances.table(points, bike.speed_kmh).duration_s
+    prelude = float(table[1, 0]) / 60 if rnd.start_at is None else 0.0
     legs: list[float] = []
-    at = 1
-    for trip in rnd.trips:
-        path = [0, *range(at, at + len(trip.visits)), 0]
+    at = 2
+    for t, trip in enumerate(rnd.trips):
+        origin = 1 if t == 0 and rnd.start_at is not None else 0
+        path = [origin, *range(at, at + len(trip.visits)), 0]
         at += len(trip.visits)
         legs.extend(float(table[a, b]) / 60 for a, b in itertools.pairwise(path))
-    return legs
+    return prelude, legs

@@ -88,6 +88,11 @@ class Bike:
 
     ``max_reloads`` caps the returns to the hub to unload between trips
     (``None``: as many as the shift allows; ``0``: a single trip).
+
+    A bike already out (a re-plan during the day) has ``start_at``, the
+    ``(lat, lon)`` where it is at ``shift_start_min``, and ``load_kg`` on board,
+    which counts against its first trip until it unloads at the hub. It always
+    ends its day at its hub.
     """
 
     id: str
@@ -97,6 +102,8 @@ class Bike:
     shift_end_min: int
     speed_kmh: float = 12.0
     max_reloads: int | None = None
+    start_at: tuple[float, float] | None = None
+    load_kg: float = 0.0
 
     def __post_init__(self) -> None:
         _check_id("bike", self.id)
@@ -111,6 +118,16 @@ class Bike:
             raise ValueError(f"bike {self.id}: speed_kmh must be in (0, 60]")
         if self.max_reloads is not None and self.max_reloads < 0:
             raise ValueError(f"bike {self.id}: max_reloads must be >= 0 or None")
+        if self.start_at is not None:
+            if len(self.start_at) != 2:
+                raise ValueError(f"bike {self.id}: start_at must be (lat, lon)")
+            lat, lon = (float(x) for x in self.start_at)
+            _check_coords("bike", self.id, lat, lon)
+            object.__setattr__(self, "start_at", (lat, lon))
+        if not (math.isfinite(self.load_kg) and 0 <= self.load_kg <= self.capacity_kg):
+            raise ValueError(f"bike {self.id}: load_kg must be in [0, capacity_kg]")
+        if self.load_kg > 0 and self.start_at is None:
+            raise ValueError(f"bike {self.id}: a load on board needs start_at")
 
     @property
     def shift_min(self) -> int:
@@ -161,7 +178,11 @@ class Visit:
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    """One loop from the hub and back; the bike unloads at the hub when it ends."""
+    """One loop from the hub and back; the bike unloads at the hub when it ends.
+
+    The first trip of a round with ``start_at`` leaves from there instead, and
+    its loads include what the bike already carried.
+    """
 
     visits: tuple[Visit, ...]
     depart_min: float
@@ -172,7 +193,13 @@ class Trip:
 
 @dataclass(frozen=True, slots=True)
 class Round:
-    """A bike's day: one or more trips from its hub, in visiting order."""
+    """A bike's day: one or more trips from its hub, in visiting order.
+
+    ``start_at`` is set when the first trip leaves from where the bike already
+    was (its ``Bike.start_at``) rather than from the hub. A bike that starts
+    out but rides to the hub to unload before its first visit has a round
+    without ``start_at`` whose first trip leaves the hub.
+    """
 
     bike_id: str
     hub_id: str
@@ -180,6 +207,7 @@ class Round:
     start_min: float
     end_min: float
     distance_m: int
+    start_at: tuple[float, float] | None = None
 
     @property
     def duration_min(self) -> float:

@@ -188,7 +188,7 @@ def _make_parts(
         part_source = source
         if not isinstance(source, GreatCircle):
             # Road-engine clients do not cross process boundaries: fetch here.
-            points = _points(group.hubs, group.stops)
+            points = _points(_depots(group.hubs, group.bikes), group.stops)
             speeds = sorted({bike.speed_kmh for bike in group.bikes})
             part_source = _FixedTables({v: source.table(points, v) for v in speeds})
         parts.append(
@@ -343,6 +343,21 @@ def _points(hubs: Sequence[Hub], stops: Sequence[Stop]) -> list[LatLon]:
     return [(h.lat, h.lon) for h in hubs] + [(s.lat, s.lon) for s in stops]
 
 
+def _depots(hubs: Sequence[Hub], bikes: Sequence[Bike]) -> tuple[Hub, ...]:
+    """The hubs that have bikes, then one place per distinct start of a bike already out.
+
+    PyVRP starts a route at a depot, so where a bike is now becomes a depot
+    that only that bike leaves from; it unloads and ends at its hub.
+    """
+    homes = tuple(h for h in hubs if any(b.hub_id == h.id for b in bikes))
+    starts = sorted({b.start_at for b in bikes if b.start_at is not None})
+    return homes + tuple(Hub(_start_id(at), at[0], at[1]) for at in starts)
+
+
+def _start_id(at: tuple[float, float]) -> str:
+    return f"start@{at[0]!r},{at[1]!r}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Fleet:
     """Bikes grouped into PyVRP vehicle types: identical bikes share a type."""
@@ -361,6 +376,8 @@ class _Fleet:
                 bike.shift_end_min,
                 bike.speed_kmh,
                 bike.max_reloads,
+                bike.start_at,
+                bike.load_kg,
             )
             groups.setdefault(key, []).append(bike)
         speeds = tuple(sorted({bike.speed_kmh for bike in bikes}))
@@ -376,7 +393,7 @@ def _solve_part(job: _Job) -> _PartResult:
         return _PartResult((), unplanned, math.inf)
 
     fleet = _Fleet.of(part.bikes)
-    hubs = tuple(h for h in part.hubs if any(g[0].hub_id == h.id for g in fleet.bikes))
+    hubs = _depots(part.hubs, part.bikes)
     points = _points(hubs, part.stops)
     tables = {v: part.source.table(points, v) for v in fleet.speeds}
     hub_index = {h.id: i for i, h in enumerate(hubs)}
@@ -400,7 +417,7 @@ def _solve_part(job: _Job) -> _PartResult:
 
     initial = _warm_start(data, job.initial, kept, fleet, hub_index)
     solution = _search(data, fleet, params, job.seed, deadline, initial)
-    rounds = _rounds(solution, kept, hubs, fleet, sub[fleet.speeds[0]].distance_m)
+    rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
     return _PartResult(
@@ -431,8 +448,16 @@ def _screen(
     for group in fleet.bikes:
         bike = group[0]
         h = hub_index[bike.hub_id]
+        at = h if bike.start_at is None else hub_index[_start_id(bike.start_at)]
         dur = tables[bike.speed_kmh].duration_s
-        out, back = dur[h, n_hubs:], dur[n_hubs:, h]
+        # A bike already out rides straight on if the stop fits beside its
+        # load, else it unloads at the hub first.
+        out = np.where(
+            kg + bike.load_kg <= bike.capacity_kg,
+            dur[at, n_hubs:],
+            dur[at, h] + dur[h, n_hubs:],
+        )
+        back = dur[n_hubs:, h]
         shift_start, shift_end = bike.shift_start_min * 60, bike.shift_end_min * 60
         start = np.maximum(shift_start + out, early)
         can_carry = kg <= bike.capacity_kg
@@ -511,11 +536,13 @@ def _vehicle_type(
 ) -> VehicleType:
     bike = group[0]
     depot = hub_index[bike.hub_id]
+    start = depot if bike.start_at is None else hub_index[_start_id(bike.start_at)]
     shift_start, shift_end = bike.shift_start_min * 60, bike.shift_end_min * 60
     return VehicleType(
         num_available=len(group),
         capacity=[_grams(bike.capacity_kg)],
-        start_depot=depot,
+        initial_load=[_grams(bike.load_kg)],
+        start_depot=start,
         end_depot=depot,
         tw_early=shift_start,
         tw_late=shift_end,
@@ -599,10 +626,13 @@ def _warm_start(
         return None
     client = {s.id: i for i, s in enumerate(stops)}
     vehicle_type = {b.id: t for t, group in enumerate(fleet.bikes) for b in group}
+    starts_out = {b.id for group in fleet.bikes for b in group if b.start_at}
     routes = []
     for rnd in rounds:
         depot = Activity(ActivityType.DEPOT, hub_index[rnd.hub_id])
         activities: list[Activity] = []
+        if rnd.bike_id in starts_out and rnd.start_at is None:
+            activities.append(depot)  # it unloaded at the hub before its first visit
         for trip in rnd.trips:
             if activities:
                 activities.append(depot)
@@ -616,11 +646,10 @@ def _warm_start(
 def _rounds(
     solution: Solution,
     stops: Sequence[Stop],
-    hubs: Sequence[Hub],
+    n_depots: int,
     fleet: _Fleet,
     distance: NDArray[np.int64],
 ) -> list[Round]:
-    n_hubs = len(hubs)
     by_type: dict[int, list[Route]] = {}
     for route in solution.routes():
         by_type.setdefault(route.vehicle_type(), []).append(route)
@@ -630,7 +659,7 @@ def _rounds(
         # Bikes of one type are interchangeable: earliest round to the first bike.
         routes.sort(key=lambda r: (r.start_time(), r.schedule()[1].idx))
         for bike, route in zip(fleet.bikes[vt], routes, strict=False):
-            rounds.append(_round(bike, route, stops, hubs, n_hubs, distance))
+            rounds.append(_round(bike, route, stops, n_depots, distance))
     return rounds
 
 
@@ -638,15 +667,15 @@ def _round(
     bike: Bike,
     route: Route,
     stops: Sequence[Stop],
-    hubs: Sequence[Hub],
     n_hubs: int,
     distance: NDArray[np.int64],
 ) -> Round:
     schedule = route.schedule()
-    hub = hubs[schedule[0].idx]
     trips: list[Trip] = []
     visits: list[Visit] = []
-    load = 0.0
+    # A bike already out carries its load until it first reaches the hub.
+    load = bike.load_kg
+    start_at = bike.start_at if not schedule[1].is_depot() else None
     metres = 0
     depart = schedule[0].end_time
     prev_location = schedule[0].idx
@@ -680,9 +709,10 @@ def _round(
         )
     return Round(
         bike_id=bike.id,
-        hub_id=hub.id,
+        hub_id=bike.hub_id,
         trips=tuple(trips),
         start_min=route.start_time() / 60,
         end_min=route.end_time() / 60,
         distance_m=int(route.distance()),
+        start_at=start_at,
     )

@@ -118,6 +118,8 @@ async def plan_day(
             b for b in await pdb.active_bikes(conn) if b.id not in cmd.without_bikes
         ]
         pickup_rows = await pdb.plannable_pickups(conn, cmd.day)
+        # A re-plan during the day starts each bike from where it was last seen.
+        out = {} if cmd.from_min is None else await pdb.bikes_out(conn, cmd.day)
         history = await pdb.average_grams(conn, [p.household_id for p in pickup_rows])
         summary.unlocated = await pdb.unlocated_open_pickups(conn)
 
@@ -125,7 +127,7 @@ async def plan_day(
     bike_by_id = {str(b.id): b for b in bike_rows}
     routes: list[Any] = []
     if hub_rows and bike_rows and pickup_rows:
-        problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, clock)
+        problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, out, clock)
         params = PlannerParams(time_limit_s=cmd.seconds or settings.plan_seconds)
         started = perf_counter()
         result = await asyncio.to_thread(plan, problem, params)
@@ -270,6 +272,7 @@ def _problem(
     bike_rows: list[Any],
     pickup_rows: list[Any],
     history: dict[int, float],
+    out: dict[int, pdb.BikeOut],
     clock: Clock,
 ) -> Problem:
     stops = []
@@ -294,6 +297,7 @@ def _problem(
         )
         if start + 30 > b.shift_end_min:
             continue
+        seen = out.get(b.id)
         fleet.append(
             Bike(
                 id=str(b.id),
@@ -302,6 +306,9 @@ def _problem(
                 shift_start_min=start,
                 shift_end_min=b.shift_end_min,
                 speed_kmh=float(b.speed_kmh),
+                start_at=None if seen is None else (seen.lat, seen.lon),
+                # A collector may have squeezed in more than the plan said.
+                load_kg=0.0 if seen is None else min(seen.load_kg, b.capacity_kg),
             )
         )
     depots = [Hub(id=str(h.id), lat=float(h.lat), lon=float(h.lon)) for h in hub_rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -90,6 +91,60 @@ async def average_grams(
         .group_by(weighings.c.household_id)
     )
     return {int(h): float(g) for h, g in (await conn.execute(stmt)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class BikeOut:
+    """Where a bike was last seen today (its latest weighing) and what it carries."""
+
+    lat: float
+    lon: float
+    at: datetime
+    load_kg: float
+
+
+async def bikes_out(conn: AsyncConnection, day: date) -> dict[int, BikeOut]:
+    """Each bike's latest weighing on `day`'s rounds: the collector's GPS fix, or the
+    household's location when the phone sent none, and the kg weighed on that trip
+    so far (still on board: the bike unloads only at the hub, between trips)."""
+    stmt = (
+        sa.select(
+            rounds.c.bike_id,
+            round_stops.c.round_id,
+            round_stops.c.trip,
+            weighings.c.collected_at,
+            weighings.c.id,
+            sa.func.coalesce(weighings.c.lat, households.c.lat),
+            sa.func.coalesce(weighings.c.lon, households.c.lon),
+            weighings.c.total_grams,
+        )
+        .join(pickups, pickups.c.id == weighings.c.pickup_id)
+        .join(households, households.c.id == pickups.c.household_id)
+        .join(
+            round_stops,
+            sa.and_(
+                round_stops.c.pickup_id == pickups.c.id,
+                round_stops.c.round_id == pickups.c.round_id,
+            ),
+        )
+        .join(rounds, rounds.c.id == round_stops.c.round_id)
+        .where(rounds.c.day == day)
+        .order_by(weighings.c.collected_at, weighings.c.id)
+    )
+    last: dict[int, Any] = {}
+    grams: dict[tuple[int, int, int], int] = {}
+    for row in (await conn.execute(stmt)).all():
+        bike_id = int(row[0])
+        last[bike_id] = row
+        trip = (bike_id, row[1], row[2])
+        grams[trip] = grams.get(trip, 0) + int(row[7])
+    return {
+        bike_id: BikeOut(
+            float(row[5]), float(row[6]), row[3], grams[bike_id, row[1], row[2]] / 1000
+        )
+        for bike_id, row in last.items()
+        if row[5] is not None and row[6] is not None
+    }
 
 
 async def weekly_households_without_pickup(

@@ -15,7 +15,9 @@ MESSAGES = [
 
 
 def per_message(fn: object, rounds: int = 2000) -> float:
-    best = min(timeit.repeat(lambda: [fn(m) for m in MESSAGES], number=rounds, repeat=5))  # type: ignore[operator]
+    best = min(
+        timeit.repeat(lambda: [fn(m) for m in MESSAGES], number=rounds, repeat=5)
+    )  # type: ignore[operator]
     return best / (rounds * len(MESSAGES))
 
 

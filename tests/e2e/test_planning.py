@@ -14,6 +14,7 @@ from service.domain.commands import (
     LocateHouseholds,
     RegisterCollector,
     SendReminders,
+    SetRate,
 )
 from service.domain.pluscodes import encode
 from tests.builders import BASE_URL, random_phone, sms_form, twilio_signature
@@ -255,6 +256,76 @@ async def test_replan_moves_a_dropped_bikes_stops_and_tells_households(
     assert len(fake_sms.sent) > before  # the moved (or postponed) households were told
     assert moved  # the dropped bike had stops to move
     assert set(bike_ids) >= {r["bike_id"] for r in after}
+
+
+async def test_replan_starts_each_bike_from_its_last_weighing(
+    app_client: Any, clock: Any, fake_sms: Any
+) -> None:
+    """A bike still out is re-planned from where its collector last weighed (the
+    phone's GPS fix), not from the hub, and with that trip's kg still on board."""
+    client = app_client
+    bike_ids = await fleet(client, bikes=2, capacity=60)
+    await client.deps.bus.handle(
+        SetRate("PET", 5000, clock.today() - timedelta(days=1))
+    )
+    await households_with_pickups(client, 6)
+    today = clock.today().isoformat()
+    clock.advance(hours=-2)
+    await client.post(
+        "/api/v1/plan", json={"day": today, "seconds": 0.5}, headers=client.ops
+    )
+    clock.advance(hours=2)  # 08:00, the shifts begin
+    rounds = (
+        await (
+            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
+        ).json()
+    )["items"]
+    staying = rounds[0]
+    dropped = next(b for b in bike_ids if b != staying["bike_id"])
+    token = await client.deps.bus.handle(CreateApiToken("collector", "rider"))
+    weighed = staying["visits"][0]
+    # The collector weighs 40 kg there, the phone's GPS 4.5 km north of the hub.
+    resp = await client.post(
+        "/api/v1/collections",
+        json={
+            "pickup_code": weighed["code"],
+            "items": [{"material": "PET", "kg": 40}],
+            "collected_at": clock.now().isoformat(),
+            "lat": 6.5500,
+            "lon": 3.3711,
+            "idempotency_key": "weigh-1",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 201, await resp.text()
+    clock.advance(minutes=10)
+    resp = await client.post(
+        "/api/v1/rounds/replan",
+        json={"bike_id": dropped, "seconds": 0.5},
+        headers=client.ops,
+    )
+    assert resp.status == 200, await resp.text()
+    after = (
+        await (
+            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
+        ).json()
+    )["items"]
+    (again,) = [r for r in after if r["bike_id"] == staying["bike_id"]]
+    assert weighed["pickup_id"] not in {v["pickup_id"] for v in again["visits"]}
+    # Every stop is within 1.5 km of the hub, so from the hub the first would be
+    # reached in about 11 minutes; from 4.5 km north it takes more than 16.
+    local = clock.now().astimezone(clock.tz)
+    hours, minutes = map(int, again["visits"][0]["arrival"].split(":"))
+    first = hours * 60 + minutes - (local.hour * 60 + local.minute)
+    assert first >= 16
+    # 40 kg on board leave room for 20 kg of 60: the bike takes at most four of
+    # the five 5 kg stops before unloading, unless it rode to the hub first
+    # (22 minutes from there). From the hub it would take all five at once.
+    trip_one = sum(v["expected_kg"] for v in again["visits"] if v["trip"] == 1)
+    assert trip_one <= 20 or first >= 22
+    # The other households are all still served, by the bike that is left.
+    summary = await resp.json()
+    assert summary["scheduled"] + len(summary["unplanned"]) == 5
 
 
 async def test_weekly_subscription_creates_and_plans_pickup(

@@ -31,7 +31,9 @@ HOUSEHOLDS = [acc.household(i) for i in (1, 2, 3)]
 FLOAT = acc.provider_float("sandbox")
 
 
-def make_machine(db: Database, loop: asyncio.AbstractEventLoop) -> type[RuleBasedStateMachine]:
+def make_machine(
+    db: Database, loop: asyncio.AbstractEventLoop
+) -> type[RuleBasedStateMachine]:
     class LedgerMachine(RuleBasedStateMachine):
         """Model: what each household should have, and which holds are open."""
 
@@ -40,7 +42,9 @@ def make_machine(db: Database, loop: asyncio.AbstractEventLoop) -> type[RuleBase
             self.run(self._reset())
             self.posted = dict.fromkeys(HOUSEHOLDS, 0)
             self.held = dict.fromkeys(HOUSEHOLDS, 0)
-            self.pending: dict[int, tuple[str, int]] = {}  # transfer id -> (household, amount)
+            self.pending: dict[
+                int, tuple[str, int]
+            ] = {}  # transfer id -> (household, amount)
             self.settled: dict[int, str] = {}
             self.credits: list[tuple[int, str, int]] = []  # (id, household, amount)
             self.done: list[tuple[Transfer, bool]] = []  # transfers recorded, pending?
@@ -58,11 +62,19 @@ def make_machine(db: Database, loop: asyncio.AbstractEventLoop) -> type[RuleBase
                 return await fn(Ledger(conn))
 
         def _record(self, t: Transfer, *, pending: bool = False) -> Any:
-            return self.run(self._tx(lambda led: led.record(t, now=NOW, pending=pending)))
+            return self.run(
+                self._tx(lambda led: led.record(t, now=NOW, pending=pending))
+            )
 
         @rule(h=st.sampled_from(HOUSEHOLDS), amount=st.integers(1, 5000))
         def credit(self, h: str, amount: int) -> None:
-            t = Transfer(f"credit:{uuid.uuid4()}", acc.CREDIT_EXPENSE, h, Kobo(amount), "weighing")
+            t = Transfer(
+                f"credit:{uuid.uuid4()}",
+                acc.CREDIT_EXPENSE,
+                h,
+                Kobo(amount),
+                "weighing",
+            )
             rec = self._record(t)
             self.posted[h] += amount
             self.credits.append((rec.id, h, amount))
@@ -97,7 +109,9 @@ def make_machine(db: Database, loop: asyncio.AbstractEventLoop) -> type[RuleBase
             """The same outcome again is a no-op; the other one is refused (expiry racing a callback)."""
             tid = data.draw(st.sampled_from(sorted(self.settled)))
             outcome = self.settled[tid]
-            assert self.run(self._tx(lambda led: led.settle(tid, outcome, NOW))) is False
+            assert (
+                self.run(self._tx(lambda led: led.settle(tid, outcome, NOW))) is False
+            )
             other = "voided" if outcome == "posted" else "posted"
             with pytest.raises(InvalidTransition):
                 self.run(self._tx(lambda led: led.settle(tid, other, NOW)))
@@ -106,7 +120,9 @@ def make_machine(db: Database, loop: asyncio.AbstractEventLoop) -> type[RuleBase
         @rule(data=st.data())
         def reverse(self, data: st.DataObject) -> None:
             tid, h, amount = data.draw(st.sampled_from(self.credits))
-            t = Transfer(f"reverse:{tid}", h, acc.CREDIT_EXPENSE, Kobo(amount), "reversal")
+            t = Transfer(
+                f"reverse:{tid}", h, acc.CREDIT_EXPENSE, Kobo(amount), "reversal"
+            )
             if any(done.key == t.key for done, _ in self.done):
                 rec = self._record(t)  # reversing twice is the same reversal
                 assert rec.replayed
@@ -161,7 +177,9 @@ def test_ledger_invariants_hold_under_any_sequence(db_kind: str, tmp_path: Any) 
             async with admin.begin() as conn:
                 await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             await admin.dispose()
-            db = create_database(pg_url, connect_args={"server_settings": {"search_path": schema}})
+            db = create_database(
+                pg_url, connect_args={"server_settings": {"search_path": schema}}
+            )
         async with db.writer.begin() as conn:
             await conn.run_sync(metadata.create_all)
         return db

@@ -609,4 +609,3 @@ def test_join_fields_are_bounded(name: str, address: str) -> None:
     if isinstance(intent, Join):
         assert 0 < len(intent.name) <= 60
         assert 0 < len(intent.address) <= 160
-

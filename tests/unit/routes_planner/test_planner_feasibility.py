@@ -181,3 +181,47 @@ def test_unknown_bike_and_wrong_hub_are_caught():
         PROBLEM, Plan((dataclasses.replace(rnd, hub_id="ikeja"),), ())
     )
     assert any("hub" in e for e in errors)
+
+
+# A bike already out: 1.5 km north of the hub with 20 kg on board.
+OUT = dataclasses.replace(BIKE, start_at=(6.5230, 3.3711), load_kg=20.0)
+
+
+def _round_from_out(carried: float = 20.0) -> Round:
+    visits = (
+        Visit("a", arrival_min=500.0, start_min=500.0, load_kg_after=carried + 30),
+        Visit("b", arrival_min=520.0, start_min=540.0, load_kg_after=carried + 70),
+    )
+    trip = Trip(visits, 490.0, 560.0, load_kg=carried + 70, distance_m=2000)
+    return Round("bike", "yaba", (trip,), 490.0, 560.0, 2000, start_at=OUT.start_at)
+
+
+def test_round_of_a_bike_already_out_counts_its_load_and_start():
+    """A round leaving from where the bike is carries its load until the hub."""
+    problem = Problem([A, B], [OUT], [HUB])
+    plan = Plan((_round_from_out(),), ())
+    assert check_feasible(problem, plan, distances=GreatCircle()) == []
+    # The load on board is part of the first trip: forgetting it is caught...
+    errors = check_feasible(problem, Plan((_round_from_out(carried=0.0),), ()))
+    assert any("misreported" in e for e in errors)
+    # ...and so is a trip that would overflow because of it.
+    small = dataclasses.replace(OUT, capacity_kg=80.0)
+    errors = check_feasible(Problem([A, B], [small], [HUB]), plan)
+    assert any("carries 90.0 kg" in e for e in errors)
+    # A round cannot start somewhere the bike is not.
+    elsewhere = dataclasses.replace(_round_from_out(), start_at=(6.60, 3.40))
+    errors = check_feasible(problem, Plan((elsewhere,), ()))
+    assert any("not where the bike is" in e for e in errors)
+
+
+def test_bike_out_that_unloads_first_must_ride_to_the_hub():
+    """Without ``start_at`` the round's first trip leaves the hub, empty, after the
+    ride there from where the bike was."""
+    far = dataclasses.replace(OUT, start_at=(6.60, 3.3711))  # 10 km away
+    problem = Problem([A, B], [far], [HUB])
+    rnd = dataclasses.replace(_good_round(), start_min=480.0)
+    errors = check_feasible(problem, Plan((rnd,), ()), distances=GreatCircle())
+    assert any("leaves before" in e for e in errors)
+    later = dataclasses.replace(_good_round(), start_min=430.0)
+    ok = Problem([A, B], [dataclasses.replace(far, shift_start_min=420)], [HUB])
+    assert check_feasible(ok, Plan((later,), ()), distances=GreatCircle()) == []

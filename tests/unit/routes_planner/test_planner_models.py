@@ -46,10 +46,16 @@ def test_invalid_stop_is_refused(kwargs):
         {"shift_start_min": 600, "shift_end_min": 600},
         {"speed_kmh": 0},
         {"max_reloads": -1},
+        {"start_at": (91.0, 3.3)},
+        {"start_at": (6.5,)},
+        {"start_at": (6.5, 3.3), "load_kg": 101.0},
+        {"start_at": (6.5, 3.3), "load_kg": -1.0},
+        {"load_kg": 5.0},  # a load on board, but no idea where the bike is
     ],
 )
 def test_invalid_bike_is_refused(kwargs):
-    """A bike with no capacity, an empty shift or no speed raises ValueError."""
+    """A bike with no capacity, an empty shift, no speed, a start off the map or a
+    load it cannot carry raises ValueError."""
     fields = {
         "id": "b1",
         "hub_id": "h",

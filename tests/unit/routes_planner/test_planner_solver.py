@@ -198,3 +198,46 @@ def test_decomposed_day_is_complete_and_feasible():
     assert accounted == {s.id for s in problem.stops}
     assert len(result.served_ids) >= 0.98 * len(problem.stops)
     assert len({r.hub_id for r in result.rounds}) == 3
+
+
+def test_bike_already_out_starts_where_it_is_with_its_load():
+    """A re-plan at 11:00 starts a bike from its last stop with what it carries:
+    it first serves what fits beside its load, and never overflows a trip."""
+    stops = _ring(10, kg=10.0)
+    here = (HUB.lat + 0.02, HUB.lon)  # about 2.2 km north of the hub
+    out = _bike(capacity_kg=50.0, shift_start_min=660, start_at=here, load_kg=40.0)
+    problem = Problem(stops, [out], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    (rnd,) = result.rounds
+    assert rnd.start_min >= 660
+    first = rnd.trips[0]
+    if rnd.start_at == here:
+        # Rode on: at most one more 10 kg stop fits beside the 40 kg on board.
+        assert len(first.visits) <= 1 and first.load_kg <= 50.0
+        assert first.visits[0].load_kg_after == 50.0
+    else:
+        # Unloaded first: the first trip leaves the hub after the ride there.
+        assert first.depart_min >= 660 + 2.2 / 12 * 60 - 1
+    assert all(t.load_kg <= 50.0 for t in rnd.trips)
+
+
+def test_bike_already_out_with_room_rides_straight_on():
+    """An empty bike out near its stops serves them from where it is, not via the hub."""
+    far = [
+        Stop(f"n{i}", HUB.lat + 0.03 + 0.002 * i, HUB.lon, expected_kg=5.0)
+        for i in range(4)
+    ]
+    here = (HUB.lat + 0.03, HUB.lon + 0.001)
+    out = _bike(shift_start_min=660, start_at=here)
+    problem = Problem(far, [out, _bike("b2", shift_start_min=660)], [HUB])
+    result = plan(problem, QUICK, time_limit_s=1.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    by_bike = {r.bike_id: r for r in result.rounds}
+    # The bike already there takes them all: the one at the hub would ride 3.3 km out.
+    assert set(by_bike) == {"b1"}
+    assert by_bike["b1"].start_at == here
+    # Its first stop is under 1 km away (5 min); from the hub it would be 16 min.
+    assert by_bike["b1"].trips[0].visits[0].arrival_min < 660 + 5
