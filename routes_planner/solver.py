@@ -34,6 +34,7 @@ from routes_planner.distances import (
     haversine_m,
 )
 from routes_planner.feasibility import check_feasible
+from routes_planner.fill import fill_left_out
 from routes_planner.models import (
     NO_CAPACITY,
     OUTSIDE_SHIFT,
@@ -120,10 +121,22 @@ def plan(
 
     if candidates:
         parts = _make_parts(problem, candidates, params, source)
-        results = _solve_parts(parts, params, seed, deadline)
+        # A day solved in parts keeps a little time to fill rounds with room
+        # with the stops other parts had to leave out.
+        reserve = min(_FILL_SHARE * budget, 2.0) if len(parts) > 1 else 0.0
+        results = _solve_parts(parts, params, seed, deadline - reserve)
         for part_result in results:
             rounds.extend(part_result.rounds)
             unplanned.extend(part_result.unplanned)
+        if len(parts) > 1 and isinstance(source, GreatCircle):
+            rounds, unplanned = fill_left_out(
+                problem,
+                rounds,
+                unplanned,
+                source,
+                value=lambda stop: _prize(stop, params),
+                deadline=deadline,
+            )
 
     order = {bike.id: i for i, bike in enumerate(problem.bikes)}
     stop_order = {stop.id: i for i, stop in enumerate(problem.stops)}
@@ -267,6 +280,8 @@ def _solve_parts(
     return results
 
 
+# Share of a decomposed day's budget kept for the last pass (fill.py).
+_FILL_SHARE = 0.03
 # Share of a decomposed day's budget for the first pass over all parts; the
 # rest goes to repairing parts that left stops out.
 _FIRST_WAVE = 0.6
