@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from pyvrp import (
     Solution,
     VehicleType,
 )
+from pyvrp.exceptions import PenaltyBoundWarning
 
 from routes_planner import _engine
 from routes_planner.clustering import split_day
@@ -231,6 +234,12 @@ def _solve_parts(
         if workers == 1 or available < _MIN_PARALLEL_SECONDS or not part.bikes:
             seeds = seeds[:1]
         jobs = [_Job(part, s, available, deadline, params) for s in seeds]
+        if len(jobs) > 1 and _single_trips_may_do(part, params):
+            # One process (with the first seed) races the plain model: every stop
+            # required, one trip per bike. When the fleet can carry the day
+            # without reloads it searches a much smaller space. The full model,
+            # with optional stops and reloads, runs beside it; the better plan wins.
+            jobs[0] = dataclasses.replace(jobs[0], simple=True)
         if len(jobs) == 1:
             return [_solve_part(jobs[0])]
         with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
@@ -277,6 +286,26 @@ def _solve_parts(
                     gone.add(b)
             parts = [p for i, p in enumerate(parts) if i not in gone]
             results = [r for i, r in enumerate(results) if i not in gone]
+        # Time no repair needed: every part searches on from its own rounds, and
+        # keeps what it found only if that is better.
+        left = deadline - time.monotonic()
+        if left >= _MIN_PARALLEL_SECONDS:
+            jobs = [
+                _Job(
+                    part,
+                    seed + part.seed + _REPAIR_WAVES + 1,
+                    left * min(workers, len(parts)) * part.share,
+                    deadline,
+                    params,
+                    initial=result.rounds,
+                )
+                for part, result in zip(parts, results, strict=True)
+            ]
+            again = _run_jobs(jobs, pool)
+            results = [
+                new if new.objective <= old.objective else old
+                for old, new in zip(results, again, strict=True)
+            ]
     return results
 
 
@@ -296,6 +325,19 @@ class _Job:
     deadline: float
     params: PlannerParams
     initial: tuple[Round, ...] = ()
+    simple: bool = False  # search the plain model (see _plain_search)
+
+
+# The plain model is raced only when one trip per bike could carry this share of
+# the fleet's capacity or less (it has no slack to leave stops out).
+_PLAIN_LOAD_SHARE = 0.9
+
+
+def _single_trips_may_do(part: _Part, params: PlannerParams) -> bool:
+    kg = sum(s.expected_kg for s in part.stops)
+    capacity = sum(b.capacity_kg for b in part.bikes)
+    plain = params.balance_weight <= 0 and all(b.start_at is None for b in part.bikes)
+    return plain and kg <= _PLAIN_LOAD_SHARE * capacity
 
 
 def _run_jobs(jobs: list[_Job], pool: ProcessPoolExecutor) -> list[_PartResult]:
@@ -431,7 +473,10 @@ def _solve_part(job: _Job) -> _PartResult:
     data = _problem_data(kept, hubs, fleet, sub, hub_index, params)
 
     initial = _warm_start(data, job.initial, kept, fleet, hub_index)
-    solution = _search(data, fleet, params, job.seed, deadline, initial)
+    if job.simple:
+        solution = _plain_search(data, job.seed, deadline, params.max_iterations)
+    else:
+        solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
@@ -627,6 +672,47 @@ def _search(
     )
     # The warm start is feasible, so the second phase never does worse.
     return second if second.is_feasible() else first
+
+
+def _plain_search(
+    data: ProblemData, seed: int, deadline: float, max_iterations: int | None
+) -> Solution:
+    """Search with every stop required and one trip per bike; the answer is
+    returned as a solution of ``data`` (infeasible there if no plan was found)."""
+    plain = data.replace(
+        clients=[
+            Client(
+                location=c.location,
+                pickup=c.pickup,
+                service_duration=c.service_duration,
+                tw_early=c.tw_early,
+                tw_late=c.tw_late,
+                prize=0,
+                required=True,
+                name=c.name,
+            )
+            for c in data.clients()
+        ],
+        vehicle_types=[vt.replace(max_reloads=0) for vt in data.vehicle_types()],
+    )
+    with warnings.catch_warnings():
+        # PyVRP warns when it cannot find a feasible plan; here that is an
+        # expected outcome of the race, not a problem to report.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        found = _engine.run(
+            plain, seed=seed, deadline=deadline, max_iterations=max_iterations
+        )
+    if not found.is_feasible():
+        return Solution(data, [])  # an infeasible plain answer never wins the race
+    routes = [
+        Route(
+            data,
+            [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
+            route.vehicle_type(),
+        )
+        for route in found.routes()
+    ]
+    return Solution(data, routes)
 
 
 def _warm_start(

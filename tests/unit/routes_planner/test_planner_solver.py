@@ -241,3 +241,21 @@ def test_bike_already_out_with_room_rides_straight_on():
     assert by_bike["b1"].start_at == here
     # Its first stop is under 1 km away (5 min); from the hub it would be 16 min.
     assert by_bike["b1"].trips[0].visits[0].arrival_min < 660 + 5
+
+
+def test_two_processes_race_the_plain_model_and_keep_a_feasible_plan():
+    """With two workers one process searches the plain model (every stop required,
+    one trip per bike). When that has no answer (here the one-hour shift cannot
+    take every stop) the full model's plan, which leaves stops out, is kept."""
+    race = PlannerParams(n_workers=2, max_iterations=3_000)
+    easy = Problem(_ring(20, kg=4.0), [_bike("b1"), _bike("b2")], [HUB])
+    result = plan(easy, race, time_limit_s=2.0)
+    _assert_feasible(easy, result)
+    assert result.unplanned == ()
+
+    stops = _ring(25, kg=1.0, service_min=10)
+    short = Problem(stops, [_bike(shift_start_min=480, shift_end_min=540)], [HUB])
+    result = plan(short, race, time_limit_s=2.0)
+    _assert_feasible(short, result)
+    assert 0 < len(result.served_ids) < 25
+    assert {u.reason for u in result.unplanned} == {NO_CAPACITY}
