@@ -106,8 +106,13 @@ def _check_round(
         errors.append(f"{who}: starts at {rnd.start_min:.1f} before its shift")
     if rnd.end_min > bike.shift_end_min + _EPS_MIN:
         errors.append(f"{who}: ends at {rnd.end_min:.1f} after its shift")
-    if bike.max_reloads is not None and len(rnd.trips) > bike.max_reloads + 1:
-        errors.append(f"{who}: {len(rnd.trips)} trips, max {bike.max_reloads + 1}")
+    # A bike already out that rides to the hub to unload before its first visit
+    # uses one of its reloads for that.
+    unloads = len(rnd.trips) - 1 + (bike.start_at is not None and rnd.start_at is None)
+    if bike.max_reloads is not None and unloads > bike.max_reloads:
+        errors.append(
+            f"{who}: unloads {unloads} times at the hub, max {bike.max_reloads}"
+        )
     if rnd.trips[0].depart_min < rnd.start_min - _EPS_MIN:
         errors.append(f"{who}: first trip leaves before the round starts")
     if rnd.trips[-1].return_min > rnd.end_min + _EPS_MIN:

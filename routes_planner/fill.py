@@ -198,7 +198,10 @@ def _places(draft: _Draft, source: DistanceSource) -> _Places:
     capacity = draft.bike.capacity_kg
     trip, pos, room, prev, nxt = [], [], [], [], []
     reloads = draft.bike.max_reloads
-    if reloads is None or len(draft.trips) <= reloads:
+    unloads = len(draft.trips) + (
+        draft.bike.start_at is not None and not draft.start_at
+    )
+    if reloads is None or unloads <= reloads:
         # A trip of its own starts at the hub; trip 0 of a bike already out keeps
         # its start, so such a trip goes in after it.
         first = 1 if draft.start_at is not None and draft.trips else 0
@@ -265,7 +268,8 @@ def schedule(
     it is already out) or from the hub, rides to the hub first when the bike is
     out but the round starts at the hub, and unloads at the hub between trips.
     """
-    if bike.max_reloads is not None and len(trips) > bike.max_reloads + 1:
+    unloads = len(trips) - 1 + (bike.start_at is not None and start_at is None)
+    if bike.max_reloads is not None and unloads > bike.max_reloads:
         return None
     here = bike.start_at if bike.start_at is not None else (hub.lat, hub.lon)
     points = [(hub.lat, hub.lon), here]

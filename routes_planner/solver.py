@@ -126,12 +126,13 @@ def plan(
         parts = _make_parts(problem, candidates, params, source)
         # A day solved in parts keeps a little time to fill rounds with room
         # with the stops other parts had to leave out.
-        reserve = min(_FILL_SHARE * budget, 2.0) if len(parts) > 1 else 0.0
+        fills = len(parts) > 1 and isinstance(source, GreatCircle)
+        reserve = min(_FILL_SHARE * budget, _FILL_MAX_S) if fills else 0.0
         results = _solve_parts(parts, params, seed, deadline - reserve)
         for part_result in results:
             rounds.extend(part_result.rounds)
             unplanned.extend(part_result.unplanned)
-        if len(parts) > 1 and isinstance(source, GreatCircle):
+        if fills:
             rounds, unplanned = fill_left_out(
                 problem,
                 rounds,
@@ -257,12 +258,16 @@ def _solve_parts(
             for part in parts
         ]
         results = _run_jobs(jobs, pool)
+        # The last share of the time goes to the bikes passing nearest the stops
+        # still left out (great-circle only, like the merges below).
+        reroute = isinstance(parts[0].source, GreatCircle)
+        settle_by = deadline - (_REROUTE_SHARE * available if reroute else 0.0)
         # A part that could not fit all its stops joins a neighbour with spare
         # time, warm-started from both their rounds, so neither gets worse.
         # Road-engine tables are fetched per part, so only great-circle merges.
         for wave in range(_REPAIR_WAVES):
             pairs = _repair_pairs(parts, results, 3 * params.part_size)
-            left = (deadline - time.monotonic()) / (_REPAIR_WAVES - wave)
+            left = (settle_by - time.monotonic()) / (_REPAIR_WAVES - wave)
             if not pairs or left <= 0 or not isinstance(parts[0].source, GreatCircle):
                 break
             shares = [parts[a].share + parts[b].share for a, b in pairs]
@@ -272,7 +277,7 @@ def _solve_parts(
                     _merge_parts(parts[a], parts[b]),
                     seed + parts[a].seed + wave + 1,
                     left * lanes * share / sum(shares),
-                    deadline,
+                    settle_by,
                     params,
                     initial=results[a].rounds + results[b].rounds,
                 )
@@ -288,14 +293,14 @@ def _solve_parts(
             results = [r for i, r in enumerate(results) if i not in gone]
         # Time no repair needed: every part searches on from its own rounds, and
         # keeps what it found only if that is better.
-        left = deadline - time.monotonic()
+        left = settle_by - time.monotonic()
         if left >= _MIN_PARALLEL_SECONDS:
             jobs = [
                 _Job(
                     part,
                     seed + part.seed + _REPAIR_WAVES + 1,
                     left * min(workers, len(parts)) * part.share,
-                    deadline,
+                    settle_by,
                     params,
                     initial=result.rounds,
                 )
@@ -306,11 +311,136 @@ def _solve_parts(
                 new if new.objective <= old.objective else old
                 for old, new in zip(results, again, strict=True)
             ]
+        # Each round of re-routing regroups what is still left out; it stops
+        # when a round places nothing more or the time is up.
+        for turn in range(_REROUTE_TURNS if reroute else 0):
+            left = deadline - time.monotonic()
+            until = time.monotonic() + left / (_REROUTE_TURNS - turn)
+            after = _reroute(parts, results, params, seed + turn, until, pool)
+            if after is results:
+                break
+            results = after
     return results
 
 
 # Share of a decomposed day's budget kept for the last pass (fill.py).
 _FILL_SHARE = 0.03
+_FILL_MAX_S = 2.0
+# Share of a decomposed day's solving time kept for re-routing the bikes that
+# pass nearest the stops still left out, and how many bikes join each.
+_REROUTE_SHARE = 0.15
+_REROUTE_TURNS = 3
+_REROUTE_BIKES = 3
+_REROUTE_MAX_BIKES = 8
+
+
+def _reroute(
+    parts: list[_Part],
+    results: list[_PartResult],
+    params: PlannerParams,
+    seed: int,
+    deadline: float,
+    pool: ProcessPoolExecutor,
+) -> list[_PartResult]:
+    """Solve again, together, each group of stops left out for lack of capacity
+    and the rounds passing nearest them, warm-started from those rounds.
+
+    A left-out stop often lies a few hundred metres from a round that passes at
+    the wrong hour; inserting it is not enough, but letting those bikes reorder
+    their day can fit it in. A group's new rounds are kept only if they serve
+    more stops than the old ones did.
+    """
+    stop_of = {s.id: s for part in parts for s in part.stops}
+    owned = [(i, r) for i, res in enumerate(results) for r in res.rounds]
+    waiting = [
+        stop_of[u.stop_id]
+        for res in results
+        for u in res.unplanned
+        if u.reason == NO_CAPACITY
+    ]
+    left = deadline - time.monotonic()
+    if not waiting or not owned or left < _MIN_PARALLEL_SECONDS / 2:
+        return results
+
+    owner, lat, lon = [], [], []
+    for k, (_, rnd) in enumerate(owned):
+        for visit in rnd.visits:
+            stop = stop_of[visit.stop_id]
+            owner.append(k)
+            lat.append(stop.lat)
+            lon.append(stop.lon)
+    owners, lats, lons = np.array(owner), np.array(lat), np.array(lon)
+
+    groups: list[tuple[set[int], list[Stop]]] = []
+    taken: dict[int, int] = {}  # round -> group
+    for stop in waiting:
+        away = haversine_m(stop.lat, stop.lon, lats, lons)
+        near: list[int] = []
+        for k in owners[np.argsort(away, kind="stable")]:
+            if int(k) not in near:
+                near.append(int(k))
+            if len(near) == _REROUTE_BIKES:
+                break
+        joined = {taken[k] for k in near if k in taken}
+        if joined:
+            g = min(joined)
+            rounds_of_g, stops_of_g = groups[g]
+            stops_of_g.append(stop)
+            for k in near:
+                if k not in taken and len(rounds_of_g) < _REROUTE_MAX_BIKES:
+                    rounds_of_g.add(k)
+                    taken[k] = g
+        else:
+            groups.append((set(near), [stop]))
+            for k in near:
+                taken[k] = len(groups) - 1
+
+    hub_of = {h.id: h for part in parts for h in part.hubs}
+    bike_of = {b.id: b for part in parts for b in part.bikes}
+    source = parts[0].source
+    lanes = min(params.n_workers, len(groups))
+    total = sum(len(rs) for rs, _ in groups)
+    jobs = []
+    for g, (members, extra) in enumerate(groups):
+        rounds = tuple(owned[k][1] for k in sorted(members))
+        bikes = tuple(bike_of[r.bike_id] for r in rounds)
+        hubs = tuple(dict.fromkeys(hub_of[b.hub_id] for b in bikes))
+        stops = tuple(stop_of[v.stop_id] for r in rounds for v in r.visits)
+        part = _Part(hubs, bikes, stops + tuple(extra), source, 0, 0.0)
+        seconds = left * lanes * len(members) / total
+        jobs.append(_Job(part, seed + 104_729 + g, seconds, deadline, params, rounds))
+    solved = _run_jobs(jobs, pool)
+
+    replaced: set[int] = set()
+    placed: set[str] = set()
+    fresh = []
+    for (members, _), new in zip(groups, solved, strict=True):
+        served = {v.stop_id for k in members for v in owned[k][1].visits}
+        now_served = {v.stop_id for r in new.rounds for v in r.visits}
+        if len(now_served) > len(served):
+            replaced |= members
+            placed |= now_served
+            # A stop these rounds served before and no longer do is left out
+            # here; the others left out are still listed by their first part.
+            dropped = tuple(u for u in new.unplanned if u.stop_id in served)
+            fresh.append(_PartResult(new.rounds, dropped, new.objective))
+    if not fresh:
+        return results
+    kept_rounds: dict[int, list[Round]] = {i: [] for i in range(len(results))}
+    for k, (i, rnd) in enumerate(owned):
+        if k not in replaced:
+            kept_rounds[i].append(rnd)
+    out = [
+        _PartResult(
+            tuple(kept_rounds[i]),
+            tuple(u for u in res.unplanned if u.stop_id not in placed),
+            res.objective,
+        )
+        for i, res in enumerate(results)
+    ]
+    return out + fresh
+
+
 # Share of a decomposed day's budget for the first pass over all parts; the
 # rest goes to repairing parts that left stops out.
 _FIRST_WAVE = 0.6
@@ -732,11 +862,10 @@ def _warm_start(
     for rnd in rounds:
         depot = Activity(ActivityType.DEPOT, hub_index[rnd.hub_id])
         activities: list[Activity] = []
-        if rnd.bike_id in starts_out and rnd.start_at is None:
-            activities.append(depot)  # it unloaded at the hub before its first visit
-        for trip in rnd.trips:
-            if activities:
-                activities.append(depot)
+        unloads_first = rnd.bike_id in starts_out and rnd.start_at is None
+        for t, trip in enumerate(rnd.trips):
+            if t > 0 or unloads_first:
+                activities.append(depot)  # unloads at the hub before this trip
             activities += [
                 Activity(ActivityType.CLIENT, client[v.stop_id]) for v in trip.visits
             ]

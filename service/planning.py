@@ -126,8 +126,10 @@ async def plan_day(
     by_id = {str(p.id): p for p in pickup_rows}
     bike_by_id = {str(b.id): b for b in bike_rows}
     routes: list[Any] = []
+    carried: dict[str, float] = {}
     if hub_rows and bike_rows and pickup_rows:
         problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, out, clock)
+        carried = {b.id: b.load_kg for b in problem.bikes}
         params = PlannerParams(time_limit_s=cmd.seconds or settings.plan_seconds)
         started = perf_counter()
         result = await asyncio.to_thread(plan, problem, params)
@@ -174,6 +176,10 @@ async def plan_day(
                 load_kg=float(sum(t.load_kg for t in route.trips)),
                 start_min=int(route.start_min),
                 end_min=round(route.end_min),
+                # Starting where the bike is, its first trip carries what it had.
+                start_load_kg=None
+                if route.start_at is None
+                else carried[route.bike_id],
                 planned_at=now,
             )
             summary.rounds += 1

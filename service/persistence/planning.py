@@ -104,19 +104,29 @@ class BikeOut:
 
 
 async def bikes_out(conn: AsyncConnection, day: date) -> dict[int, BikeOut]:
-    """Each bike's latest weighing on `day`'s rounds: the collector's GPS fix, or the
-    household's location when the phone sent none, and the kg weighed on that trip
-    so far (still on board: the bike unloads only at the hub, between trips)."""
+    """The bikes still out on `day`'s rounds: where each was last seen and the kg on
+    board (it unloads only at the hub, between trips).
+
+    A bike is seen at its latest weighing: the phone's GPS fix, or the household's
+    location when the phone sent none (and at the last weighing that had either
+    when neither is known). On board is what was weighed on that trip, plus what
+    the bike carried when a re-plan started the round where it was. A bike whose
+    trip has no stop left to visit is riding back to unload, so it is not out:
+    it is planned from its hub, empty.
+    """
     stmt = (
         sa.select(
             rounds.c.bike_id,
             round_stops.c.round_id,
             round_stops.c.trip,
             weighings.c.collected_at,
-            weighings.c.id,
-            sa.func.coalesce(weighings.c.lat, households.c.lat),
-            sa.func.coalesce(weighings.c.lon, households.c.lon),
+            weighings.c.lat,
+            weighings.c.lon,
+            households.c.lat,
+            households.c.lon,
             weighings.c.total_grams,
+            rounds.c.start_load_kg,
+            rounds.c.status,
         )
         .join(pickups, pickups.c.id == weighings.c.pickup_id)
         .join(households, households.c.id == pickups.c.household_id)
@@ -132,19 +142,48 @@ async def bikes_out(conn: AsyncConnection, day: date) -> dict[int, BikeOut]:
         .order_by(weighings.c.collected_at, weighings.c.id)
     )
     last: dict[int, Any] = {}
+    seen_at: dict[int, tuple[float, float]] = {}
     grams: dict[tuple[int, int, int], int] = {}
     for row in (await conn.execute(stmt)).all():
         bike_id = int(row[0])
         last[bike_id] = row
+        if row[4] is not None and row[5] is not None:  # the phone's fix
+            seen_at[bike_id] = (float(row[4]), float(row[5]))
+        elif row[6] is not None and row[7] is not None:  # the household's place
+            seen_at[bike_id] = (float(row[6]), float(row[7]))
         trip = (bike_id, row[1], row[2])
-        grams[trip] = grams.get(trip, 0) + int(row[7])
-    return {
-        bike_id: BikeOut(
-            float(row[5]), float(row[6]), row[3], grams[bike_id, row[1], row[2]] / 1000
-        )
-        for bike_id, row in last.items()
-        if row[5] is not None and row[6] is not None
-    }
+        grams[trip] = grams.get(trip, 0) + int(row[8])
+
+    # Trips of current rounds that still have a stop to visit.
+    ongoing = set(
+        (
+            await conn.execute(
+                sa.select(round_stops.c.round_id, round_stops.c.trip)
+                .join(pickups, pickups.c.id == round_stops.c.pickup_id)
+                .join(rounds, rounds.c.id == round_stops.c.round_id)
+                .where(
+                    rounds.c.day == day,
+                    rounds.c.status == "planned",
+                    pickups.c.status == "scheduled",
+                    pickups.c.round_id == round_stops.c.round_id,
+                )
+                .distinct()
+            )
+        ).all()
+    )
+    out = {}
+    for bike_id, row in last.items():
+        round_id, trip, carried, status = row[1], row[2], row[9], row[10]
+        if status == "planned" and (round_id, trip) not in ongoing:
+            continue  # its trip is done: back to the hub to unload
+        if bike_id not in seen_at:
+            continue  # never seen anywhere: planned from its hub
+        kg = grams[bike_id, round_id, trip] / 1000
+        if trip == 1 and carried is not None:
+            kg += float(carried)
+        lat, lon = seen_at[bike_id]
+        out[bike_id] = BikeOut(lat, lon, row[3], kg)
+    return out
 
 
 async def weekly_households_without_pickup(

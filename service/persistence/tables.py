@@ -457,6 +457,9 @@ class PlannedRound(SQLModel, table=True):
     load_kg: float
     start_min: int
     end_min: int
+    # Set when a re-plan starts the round where the bike already was: the kg it
+    # carried then, still on board through its first trip.
+    start_load_kg: float | None = None
     planned_at: datetime = _ts()
 
 

@@ -143,7 +143,7 @@ def test_too_many_trips_is_caught():
     )
     plan = Plan((dataclasses.replace(rnd, trips=(first, second)),), ())
     assert check_feasible(Problem([A, B], [BIKE], [HUB]), plan) == []
-    assert any("trips" in e for e in check_feasible(problem, plan))
+    assert any("unloads" in e for e in check_feasible(problem, plan))
 
 
 def test_impossible_travel_time_is_caught():

@@ -1,6 +1,7 @@
 """plan(): capacity, windows, shifts, reloads, must-serve, reasons, seeds, scale."""
 
 import dataclasses
+import time
 
 from routes_planner import (
     NO_CAPACITY,
@@ -10,6 +11,7 @@ from routes_planner import (
     Bike,
     GreatCircle,
     Hub,
+    Plan,
     PlannerParams,
     PrecomputedTable,
     Problem,
@@ -259,3 +261,59 @@ def test_two_processes_race_the_plain_model_and_keep_a_feasible_plan():
     _assert_feasible(short, result)
     assert 0 < len(result.served_ids) < 25
     assert {u.reason for u in result.unplanned} == {NO_CAPACITY}
+
+
+def test_rerouting_lets_a_passing_bike_reorder_its_day_for_a_stop_left_out():
+    """A stop left out by its part, next to a round that passes at the wrong hour:
+    solving those rounds again with it lets the bike come by earlier as well."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from routes_planner import Unplanned
+    from routes_planner.solver import _Part, _PartResult, _reroute
+
+    late = Stop("late", HUB.lat + 0.02, HUB.lon, 5.0, window=(900, 960))
+    early = Stop("early", HUB.lat + 0.021, HUB.lon, 5.0, window=(480, 600))
+    bike = _bike()
+    served = plan(Problem([late], [bike], [HUB]), QUICK, time_limit_s=0.5)
+    assert served.served_ids == {"late"}
+    part = _Part((HUB,), (bike,), (late, early), GreatCircle(), 0, 1.0)
+    result = _PartResult(served.rounds, (Unplanned("early", NO_CAPACITY),), 0.0)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        after = _reroute([part], [result], QUICK, 0, time.monotonic() + 2.0, pool)
+    rounds = tuple(r for res in after for r in res.rounds)
+    left = tuple(u for res in after for u in res.unplanned)
+    problem = Problem([late, early], [bike], [HUB])
+    whole = Plan(rounds, left)
+    _assert_feasible(problem, whole)
+    assert whole.served_ids == {"late", "early"} and left == ()
+
+
+def test_bike_out_and_full_unloads_first_within_its_reload_limit():
+    """A full bike already out must ride to the hub before taking more; that ride
+    uses one of its reloads. Warm starts of such rounds (the repair and
+    improvement passes of a day in parts) rebuild them with one unload, not two."""
+    ikeja = Hub("ikeja", 6.6018, 3.3515)
+    stops = [
+        Stop(
+            f"{h.id}{i}",
+            h.lat + 0.003 * (i % 4 - 1.5),
+            h.lon + 0.003 * (i // 4 - 1),
+            5.0,
+        )
+        for h in (HUB, ikeja)
+        for i in range(12)
+    ]
+    out = Bike(
+        "b1", "yaba", 50.0, 660, 1080, max_reloads=1,
+        start_at=(HUB.lat + 0.02, HUB.lon), load_kg=50.0,
+    )  # fmt: skip
+    other = Bike("b2", "ikeja", 50.0, 660, 780)
+    problem = Problem(stops, [out, other], [HUB, ikeja])
+    params = PlannerParams(
+        n_workers=1, max_iterations=500, decompose_above=12, part_size=12
+    )
+    result = plan(problem, params, time_limit_s=3.0)
+    _assert_feasible(problem, result)
+    (rnd,) = [r for r in result.rounds if r.bike_id == "b1"]
+    assert rnd.start_at is None  # full: it unloads before its first visit
+    assert len(rnd.trips) == 1  # and that was its one reload
