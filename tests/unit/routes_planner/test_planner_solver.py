@@ -317,3 +317,36 @@ def test_bike_out_and_full_unloads_first_within_its_reload_limit():
     (rnd,) = [r for r in result.rounds if r.bike_id == "b1"]
     assert rnd.start_at is None  # full: it unloads before its first visit
     assert len(rnd.trips) == 1  # and that was its one reload
+
+
+def test_plain_model_search_serves_every_stop_in_one_trip_or_gives_up():
+    """The raced plain model answers with a plan of the full model's data in which
+    every stop is served on one trip per bike, or with no rounds when it finds none
+    (so the full model's plan wins the race)."""
+    from routes_planner.solver import _Fleet, _plain_search, _problem_data
+
+    def data_for(problem):
+        fleet = _Fleet.of(problem.bikes)
+        table = GreatCircle().table(
+            [(h.lat, h.lon) for h in problem.hubs]
+            + [(s.lat, s.lon) for s in problem.stops],
+            fleet.speeds[0],
+        )
+        hub_index = {h.id: i for i, h in enumerate(problem.hubs)}
+        tables = {fleet.speeds[0]: table}
+        return _problem_data(
+            problem.stops, problem.hubs, fleet, tables, hub_index, PlannerParams()
+        )
+
+    easy = Problem(_ring(12, kg=4.0), [_bike("b1"), _bike("b2")], [HUB])
+    found = _plain_search(data_for(easy), 0, time.monotonic() + 5, 500)
+    assert found.is_feasible()
+    assert sum(r.num_clients() for r in found.routes()) == 12
+    assert all(r.num_trips() == 1 for r in found.routes())
+
+    short = Problem(
+        _ring(25, kg=1.0, service_min=10),
+        [_bike(shift_start_min=480, shift_end_min=540)],
+        [HUB],
+    )
+    assert _plain_search(data_for(short), 0, time.monotonic() + 5, 500).routes() == []
