@@ -782,17 +782,7 @@ def _search(
             )
         )
     balanced = data.replace(vehicle_types=vehicle_types)
-    warm = Solution(
-        balanced,
-        [
-            Route(
-                balanced,
-                [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
-                route.vehicle_type(),
-            )
-            for route in first.routes()
-        ],
-    )
+    warm = _carried_over(balanced, first)
     second = _engine.run(
         balanced,
         seed=seed,
@@ -834,15 +824,23 @@ def _plain_search(
         )
     if not found.is_feasible():
         return Solution(data, [])  # an infeasible plain answer never wins the race
-    routes = [
-        Route(
-            data,
-            [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
-            route.vehicle_type(),
-        )
-        for route in found.routes()
-    ]
-    return Solution(data, routes)
+    return _carried_over(data, found)
+
+
+def _carried_over(data: ProblemData, solution: Solution) -> Solution:
+    """The same routes as a solution of ``data`` (same clients, depots and vehicle
+    types, other limits or costs)."""
+    return Solution(
+        data,
+        [
+            Route(
+                data,
+                [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
+                route.vehicle_type(),
+            )
+            for route in solution.routes()
+        ],
+    )
 
 
 def _warm_start(

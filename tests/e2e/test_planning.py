@@ -113,6 +113,13 @@ async def fleet(client: Any, bikes: int = 1, capacity: float = 100.0) -> list[in
     return ids
 
 
+async def day_rounds(client: Any, day: Any) -> list[dict[str, Any]]:
+    """The day's current rounds, as the operator API lists them."""
+    resp = await client.get(f"/api/v1/rounds?day={day}", headers=client.ops)
+    assert resp.status == 200, await resp.text()
+    return list((await resp.json())["items"])
+
+
 async def households_with_pickups(client: Any, n: int) -> list[str]:
     phones = []
     for i in range(n):
@@ -191,11 +198,7 @@ async def test_plan_schedules_windows_and_texts_everyone(
         and summary["unplanned"] == []
         and summary["unlocated"] == 1
     )
-    rounds = (
-        await (
-            await client.get(f"/api/v1/rounds?day={tomorrow}", headers=client.ops)
-        ).json()
-    )["items"]
+    rounds = await day_rounds(client, tomorrow)
     visits = [v for r in rounds for v in r["visits"]]
     assert len(visits) == 6 and len({v["pickup_id"] for v in visits}) == 6
     for r in rounds:
@@ -228,11 +231,7 @@ async def test_replan_moves_a_dropped_bikes_stops_and_tells_households(
         "/api/v1/plan", json={"day": today, "seconds": 0.5}, headers=client.ops
     )
     clock.advance(hours=2)
-    rounds = (
-        await (
-            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
-        ).json()
-    )["items"]
+    rounds = await day_rounds(client, today)
     dropped = next(r for r in rounds if r["visits"])
     moved = {v["pickup_id"] for v in dropped["visits"]}
     await client.deps.dispatcher.run_once()
@@ -243,11 +242,7 @@ async def test_replan_moves_a_dropped_bikes_stops_and_tells_households(
         headers=client.ops,
     )
     assert resp.status == 200, await resp.text()
-    after = (
-        await (
-            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
-        ).json()
-    )["items"]
+    after = await day_rounds(client, today)
     assert all(r["bike_id"] != dropped["bike_id"] for r in after)
     still = {v["pickup_id"] for r in after for v in r["visits"]}
     summary = await resp.json()
@@ -275,11 +270,7 @@ async def test_replan_starts_each_bike_from_its_last_weighing(
         "/api/v1/plan", json={"day": today, "seconds": 0.5}, headers=client.ops
     )
     clock.advance(hours=2)  # 08:00, the shifts begin
-    rounds = (
-        await (
-            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
-        ).json()
-    )["items"]
+    rounds = await day_rounds(client, today)
     staying = rounds[0]
     dropped = next(b for b in bike_ids if b != staying["bike_id"])
     token = await client.deps.bus.handle(CreateApiToken("collector", "rider"))
@@ -305,11 +296,7 @@ async def test_replan_starts_each_bike_from_its_last_weighing(
         headers=client.ops,
     )
     assert resp.status == 200, await resp.text()
-    after = (
-        await (
-            await client.get(f"/api/v1/rounds?day={today}", headers=client.ops)
-        ).json()
-    )["items"]
+    after = await day_rounds(client, today)
     (again,) = [r for r in after if r["bike_id"] == staying["bike_id"]]
     # Every stop is within 1.5 km of the hub, so from the hub the first would be
     # reached in about 11 minutes; from 4.5 km north it takes more than 16.
