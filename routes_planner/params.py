@@ -37,7 +37,9 @@ class PlannerParams:
         A stop waiting this many days or more must be served.
     base_prize_m
         Value of serving an ordinary stop, in metres of riding: a stop is left
-        out only when it would cost more than this, or does not fit.
+        out only when it would cost more than this, or does not fit. The default
+        (40 km) covers a trip of its own to a household 15 km from its hub, so
+        a bike with the time serves it rather than leave it waiting a day.
     priority_weight
         Extra prize per priority level, as a fraction of ``base_prize_m``.
     waiting_weight
@@ -55,7 +57,7 @@ class PlannerParams:
     part_size: int = 500
     balance_weight: float = 0.0
     must_serve_after_days: int = 3
-    base_prize_m: int = 20_000
+    base_prize_m: int = 40_000
     priority_weight: float = 0.5
     waiting_weight: float = 0.25
     must_serve_prize_m: int = 100_000_000

@@ -129,6 +129,17 @@ def test_reasons_for_stops_that_cannot_be_served():
     }
 
 
+def test_a_household_far_from_the_hub_is_served_when_a_bike_has_the_time():
+    """A stop 14 km out costs a trip of about 28 km of its own; a bike with the
+    time serves it rather than leave the household waiting another day."""
+    far = Stop("far", HUB.lat + 0.126, HUB.lon, 5.0, window=(600, 720))
+    problem = Problem([*_ring(5), far], [_bike()], [HUB])
+    result = plan(problem, QUICK, time_limit_s=0.5)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    assert result.distance_m > 2 * 13_900
+
+
 def test_no_bikes_leaves_every_stop_with_a_reason():
     """A day without bikes plans nothing and explains every stop."""
     problem = Problem(_ring(3), [], [HUB])
