@@ -31,11 +31,19 @@ from routes_planner.models import (
     Visit,
 )
 
-# Passes over the stops still left out: places tried per stop, cheapest first,
-# and at most so many in any one round (the nearest rounds are often the
-# fullest). Later passes look further while time remains.
-_PASSES = ((60, 3), (400, 12), (2000, 50))
+# Passes over the stops still left out, in turn while time remains. A pass
+# that places gives the places tried per stop, cheapest first, and at most so
+# many in any one round (the nearest rounds are often the fullest); later ones
+# look further. None is a pass of swaps (see _swap_in), which on city days
+# places more per second than looking further.
+_QUICK = (60, 3)
+_STEPS: tuple[tuple[int, int] | None, ...] = (_QUICK, None, (400, 12), (2000, 50), None)
 _EPS = 1e-9
+# Swaps for a stop still left out: the rounds passing nearest it, the stops of
+# each taken out in turn (nearest it first), and the gaps tried for it.
+_SWAP_ROUNDS = 8
+_SWAP_OUT = 30
+_SWAP_GAPS = 4
 
 
 @dataclass(slots=True)
@@ -112,16 +120,19 @@ def fill_left_out(
 
     placed: set[str] = set()
     waiting.sort(key=lambda s: (-value(s), s.id))
-    for tries, per_round in _PASSES:
+    for step in _STEPS:
         for stop in waiting:
             if time.monotonic() > deadline:
                 break
             if stop.id in placed:
                 continue
-            spot = _place(stop, drafts, source, tries, per_round)
-            if spot is not None:
-                k, rnd = spot
-                done[k] = rnd
+            if step is None:
+                changed = _swap_in(stop, drafts, source, deadline)
+            else:
+                spot = _place(stop, drafts, source, *step, deadline)
+                changed = dict([spot]) if spot is not None else None
+            if changed:
+                done.update(changed)
                 placed.add(stop.id)
 
     out = [done.get(k, r) for k, r in enumerate(rounds)]
@@ -140,8 +151,10 @@ def _place(
     source: DistanceSource,
     tries: int,
     per_round: int,
+    deadline: float,
 ) -> tuple[int, Round] | None:
-    """Put ``stop`` in the cheapest feasible place; the draft's new round, or None."""
+    """Put ``stop`` in the cheapest feasible place; the draft's new round, or None
+    (also when ``deadline`` passes first)."""
     owner, trip, pos, room, prev, nxt, spare = [], [], [], [], [], [], []
     for k, draft in enumerate(drafts):
         if draft.places is None:
@@ -172,6 +185,8 @@ def _place(
     for i in np.argsort(added, kind="stable"):
         if not np.isfinite(added[i]) or sum(tried.values()) >= tries:
             break
+        if time.monotonic() > deadline:
+            break
         k, t, p = int(owners[i]), int(trips[i]), int(positions[i])
         if tried.get(k, 0) >= per_round:
             continue
@@ -189,6 +204,112 @@ def _place(
             draft.trips, draft.places = new_trips, None
             return k, rnd
     return None
+
+
+def _swap_in(
+    stop: Stop, drafts: list[_Draft], source: DistanceSource, deadline: float
+) -> dict[int, Round] | None:
+    """Make room for ``stop`` in a nearby round by moving one of its stops elsewhere.
+
+    A stop no round has time for often lies on the way of a round whose day is
+    full. Taking out one of that round's stops, one another round can take, frees
+    the time. Returns the drafts changed and their new rounds, or None.
+    """
+    near: list[tuple[float, int]] = []
+    for k, draft in enumerate(drafts):
+        if draft.trips:
+            lat = np.array([s.lat for t in draft.trips for s in t])
+            lon = np.array([s.lon for t in draft.trips for s in t])
+            near.append((float(haversine_m(lat, lon, stop.lat, stop.lon).min()), k))
+    near.sort()
+    for _, k in near[:_SWAP_ROUNDS]:
+        draft = drafts[k]
+        if draft.places is None:
+            draft.places = _places(draft, source)
+        kept_trips, kept_places = draft.trips, draft.places
+        metres_per_min = draft.bike.speed_kmh * 1000 / 60
+        hub = (draft.hub.lat, draft.hub.lon)
+        # The round's stops nearest ``stop`` first: taking one of them out frees
+        # time where it is needed.
+        order = sorted(
+            ((t, p) for t, trip in enumerate(kept_trips) for p in range(len(trip))),
+            key=lambda tp: _between(kept_trips[tp[0]][tp[1]], stop),
+        )
+        for t, p in order[:_SWAP_OUT]:
+            if time.monotonic() > deadline:
+                return None
+            out = kept_trips[t][p]
+            trips = [list(x) for x in kept_trips]
+            del trips[t][p]
+            origin = _origin(draft, t)
+            before = origin if p == 0 else kept_trips[t][p - 1]
+            after = hub if p == len(kept_trips[t]) - 1 else kept_trips[t][p + 1]
+            freed = (
+                (_between(before, out) + _between(out, after) - _between(before, after))
+                / metres_per_min
+                + out.service_min
+                + kept_places.spare
+            )
+            rnd = _cheapest_insert(stop, draft, trips, freed, source)
+            if rnd is None:
+                continue
+            draft.trips, draft.places = rnd[0], None
+            moved = _place(out, drafts, source, *_QUICK, deadline)
+            if moved is not None:
+                j, moved_round = moved
+                return {k: rnd[1], j: moved_round} if j != k else {k: moved_round}
+            draft.trips, draft.places = kept_trips, kept_places
+    return None
+
+
+def _cheapest_insert(
+    stop: Stop,
+    draft: _Draft,
+    trips: list[list[Stop]],
+    spare: float,
+    source: DistanceSource,
+) -> tuple[list[list[Stop]], Round] | None:
+    """``stop`` in the cheapest gap of ``trips`` that keeps the round feasible,
+    trying only gaps whose detour fits in ``spare`` minutes."""
+    hub = (draft.hub.lat, draft.hub.lon)
+    starts: list[tuple[float, float]] = []
+    ends: list[tuple[float, float]] = []
+    where: list[tuple[int, int]] = []
+    for t, trip in enumerate(trips):
+        points = [_origin(draft, t), *((s.lat, s.lon) for s in trip), hub]
+        starts += points[:-1]
+        ends += points[1:]
+        where += [(t, p) for p in range(len(trip) + 1)]
+    a, b = np.array(starts), np.array(ends)
+    added = (
+        haversine_m(a[:, 0], a[:, 1], stop.lat, stop.lon)
+        + haversine_m(stop.lat, stop.lon, b[:, 0], b[:, 1])
+        - haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    )
+    minutes = added / (draft.bike.speed_kmh * 1000 / 60) + stop.service_min
+    for i in np.argsort(added, kind="stable")[:_SWAP_GAPS]:
+        if minutes[i] > spare + _EPS:
+            break
+        t, p = where[i]
+        candidate = [list(x) for x in trips]
+        candidate[t].insert(p, stop)
+        if not all(candidate):  # the stop taken out rode a trip of its own
+            if draft.start_at is not None and not candidate[0]:
+                continue  # that trip started where the bike is now
+            candidate = [x for x in candidate if x]
+        rnd = schedule(
+            draft.bike, draft.hub, draft.start_min, draft.start_at, candidate, source
+        )
+        if rnd is not None:
+            return candidate, rnd
+    return None
+
+
+def _between(a: Stop | tuple[float, float], b: Stop | tuple[float, float]) -> float:
+    """Great-circle metres between two stops or points."""
+    pa = (a.lat, a.lon) if isinstance(a, Stop) else a
+    pb = (b.lat, b.lon) if isinstance(b, Stop) else b
+    return float(haversine_m(pa[0], pa[1], pb[0], pb[1]))
 
 
 def _places(draft: _Draft, source: DistanceSource) -> _Places:

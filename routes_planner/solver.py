@@ -324,8 +324,8 @@ def _solve_parts(
 
 
 # Share of a decomposed day's budget kept for the last pass (fill.py).
-_FILL_SHARE = 0.03
-_FILL_MAX_S = 2.0
+_FILL_SHARE = 0.05
+_FILL_MAX_S = 4.0
 # Share of a decomposed day's solving time kept for re-routing the bikes that
 # pass nearest the stops still left out, and how many bikes join each.
 _REROUTE_SHARE = 0.15

@@ -107,10 +107,60 @@ def test_filled_plans_are_always_feasible(seed):
     """Random days, a third of the stops held back and then filled in: every plan
     passes the independent check, and no stop is lost or doubled."""
     problem = lagos_day(90, n_hubs=2, n_bikes=3, seed=seed, capacity_kg=60.0)
+    result, filled = _hold_back_a_third(problem)
+    assert len(filled.served_ids) > len(result.served_ids)
+
+
+def _hold_back_a_third(problem):
+    """Plan without every third stop, fill those in; the plan before and after.
+    Every stop ends up served or left out, once."""
     held = problem.stops[::3]
     rest = [s for s in problem.stops if s not in held]
     result = plan(dataclasses.replace(problem, stops=rest), QUICK, time_limit_s=0.5)
     filled = _fill(problem, result, held)
     accounted = filled.served_ids | {u.stop_id for u in filled.unplanned}
     assert accounted == {s.id for s in problem.stops}
-    assert len(filled.served_ids) > len(result.served_ids)
+    assert len(accounted) == len(filled.served_ids) + len(filled.unplanned)
+    return result, filled
+
+
+def test_a_stop_no_round_has_time_for_gets_one_by_a_swap():
+    """The only bike that can reach a stop in its window is full for the day, and
+    the other bike starts too late for the window. The pass moves the full bike's
+    unhurried stop to the late bike and serves the stop in its window."""
+    east = 2000 / 111_320  # about 2 km east of the hub, 10 minutes' ride
+    slow = Stop("slow", YABA.lat, YABA.lon + east, 10.0, service_min=60)
+    timed = Stop("timed", YABA.lat + 0.001, YABA.lon + east, 10.0, window=(500, 520))
+    early = _bike("early", shift_end_min=560)
+    late = _bike("late", shift_start_min=530, shift_end_min=700)
+    problem = Problem([slow, timed], [early, late], [YABA])
+    # The early bike's day: out to the slow stop at 490, an hour there, back at 560.
+    result = plan(Problem([slow], [early], [YABA]), QUICK, time_limit_s=0.5)
+    assert result.rounds[0].end_min > 550
+
+    filled = _fill(problem, result, [timed])
+
+    assert filled.unplanned == ()
+    visits = {r.bike_id: [v.stop_id for v in r.visits] for r in filled.rounds}
+    assert visits == {"early": ["timed"], "late": ["slow"]}
+    (served,) = next(r for r in filled.rounds if r.bike_id == "early").visits
+    assert 500 <= served.start_min <= 520
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_filled_plans_with_bikes_already_out_are_always_feasible(seed):
+    """As above, mid-day: some bikes are out with a load and must keep their first
+    trip's start where they are, also when the pass swaps their stops."""
+    problem = lagos_day(90, n_hubs=2, n_bikes=4, seed=seed, capacity_kg=60.0)
+    out = problem.stops[0]
+    bikes = [
+        dataclasses.replace(
+            b, shift_start_min=720, start_at=(out.lat, out.lon), load_kg=20.0
+        )
+        if i % 2 == 0
+        else b
+        for i, b in enumerate(problem.bikes)
+    ]
+    problem = dataclasses.replace(problem, stops=problem.stops[1:], bikes=bikes)
+    result, filled = _hold_back_a_third(problem)
+    assert len(filled.served_ids) >= len(result.served_ids)
