@@ -128,7 +128,7 @@ def plan(
         # with the stops other parts had to leave out.
         fills = len(parts) > 1 and isinstance(source, GreatCircle)
         reserve = min(_FILL_SHARE * budget, _FILL_MAX_S) if fills else 0.0
-        results = _solve_parts(parts, params, seed, deadline - reserve)
+        results = _solve_parts(parts, params, seed, deadline - reserve, reserve)
         for part_result in results:
             rounds.extend(part_result.rounds)
             unplanned.extend(part_result.unplanned)
@@ -226,7 +226,11 @@ def _solve_parts(
     params: PlannerParams,
     seed: int,
     deadline: float,
+    reserve: float = 0.0,
 ) -> list[_PartResult]:
+    """Solve the parts in parallel by ``deadline``; ``reserve`` seconds after it
+    are kept for the last pass, and given back to the search when no stop is
+    left out."""
     available = max(deadline - time.monotonic(), 0.0)
     workers = params.n_workers
     if len(parts) == 1:
@@ -292,7 +296,10 @@ def _solve_parts(
             parts = [p for i, p in enumerate(parts) if i not in gone]
             results = [r for i, r in enumerate(results) if i not in gone]
         # Time no repair needed: every part searches on from its own rounds, and
-        # keeps what it found only if that is better.
+        # keeps what it found only if that is better. With no stop left out,
+        # the time kept for re-routing and the last pass goes to this search too.
+        if not any(u.reason == NO_CAPACITY for r in results for u in r.unplanned):
+            settle_by = deadline = deadline + reserve
         left = settle_by - time.monotonic()
         if left >= _MIN_PARALLEL_SECONDS:
             jobs = [
