@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyvrp import CostEvaluator, ProblemData, Solution
 from pyvrp.solve import solve
@@ -19,17 +19,41 @@ class Deadline:
     so a run never overshoots its caller's budget by the set-up time. With
     ``max_iterations`` it also stops after that many iterations, which makes a
     run reproducible whenever the deadline is not reached first.
+
+    With ``trial`` (a share of the run) it gives up early when no feasible
+    solution has been found by then: after that share of ``max_iterations`` if
+    given (so the choice is reproducible), else of the time to the deadline.
     """
 
     at: float
     max_iterations: int | None = None
+    trial: float | None = None
     iterations: int = 0
+    gave_up: bool = False
+    trial_ends: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        share = 1.0 if self.trial is None else self.trial
+        self.trial_ends = time.monotonic() + share * (self.at - time.monotonic())
 
     def __call__(self, best_cost: float) -> bool:
         self.iterations += 1
         if self.max_iterations is not None and self.iterations > self.max_iterations:
             return True
-        return time.monotonic() >= self.at
+        now = time.monotonic()
+        if self.trial is not None and best_cost >= _NO_PLAN:
+            if self.max_iterations is not None:
+                over = self.iterations > self.trial * self.max_iterations
+            else:
+                over = now >= self.trial_ends
+            if over:
+                self.gave_up = True
+                return True
+        return now >= self.at
+
+
+# What PyVRP's cost evaluator gives an infeasible solution (the largest int64).
+_NO_PLAN = 2**63 - 1
 
 
 def objective(data: ProblemData, solution: Solution) -> float:
@@ -47,9 +71,14 @@ def run(
     deadline: float,
     max_iterations: int | None = None,
     initial: Solution | None = None,
+    trial: float | None = None,
 ) -> Solution:
-    """Solve ``data`` with PyVRP until ``deadline``; return the best solution found."""
-    stop = Deadline(deadline, max_iterations)
+    """Solve ``data`` with PyVRP until ``deadline``; return the best solution found.
+
+    With ``trial``, give up when no feasible solution is found in that share of
+    the run (see :class:`Deadline`).
+    """
+    stop = Deadline(deadline, max_iterations, trial)
     result = solve(
         data,
         stop,

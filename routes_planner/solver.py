@@ -113,7 +113,7 @@ def plan(
         raise ValueError("time_limit_s must be > 0")
     source: DistanceSource = distances if distances is not None else GreatCircle()
     # Keep a sliver of the budget for stitching the parts and checking the plan.
-    deadline = started + budget - min(0.05 * budget + 0.02, 2.0)
+    deadline = started + budget - min(0.01 * budget + 0.1, 2.0)
 
     heaviest = max((bike.capacity_kg for bike in problem.bikes), default=math.inf)
     candidates = [s for s in problem.stops if s.expected_kg <= heaviest]
@@ -240,11 +240,11 @@ def _solve_parts(
             seeds = seeds[:1]
         jobs = [_Job(part, s, available, deadline, params) for s in seeds]
         if len(jobs) > 1 and _single_trips_may_do(part, params):
-            # One process (with the first seed) races the plain model: every stop
-            # required, one trip per bike. When the fleet can carry the day
-            # without reloads it searches a much smaller space. The full model,
-            # with optional stops and reloads, runs beside it; the better plan wins.
-            jobs[0] = dataclasses.replace(jobs[0], simple=True)
+            # When the fleet can carry the day without reloads, every process
+            # searches the plain model (every stop required, one trip per bike):
+            # a much smaller space than the full one, with optional stops and
+            # reloads, which a process turns to if the plain one finds no plan.
+            jobs = [dataclasses.replace(job, simple=True) for job in jobs]
         if len(jobs) == 1:
             return [_solve_part(jobs[0])]
         with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
@@ -468,6 +468,8 @@ class _Job:
 # The plain model is raced only when one trip per bike could carry this share of
 # the fleet's capacity or less (it has no slack to leave stops out).
 _PLAIN_LOAD_SHARE = 0.9
+# Share of the time (or iterations) the plain model gets to find a first plan.
+_PLAIN_TRIAL = 0.25
 
 
 def _single_trips_may_do(part: _Part, params: PlannerParams) -> bool:
@@ -610,9 +612,10 @@ def _solve_part(job: _Job) -> _PartResult:
     data = _problem_data(kept, hubs, fleet, sub, hub_index, params)
 
     initial = _warm_start(data, job.initial, kept, fleet, hub_index)
+    solution = None
     if job.simple:
         solution = _plain_search(data, job.seed, deadline, params.max_iterations)
-    else:
+    if solution is None:
         solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
@@ -803,9 +806,10 @@ def _search(
 
 def _plain_search(
     data: ProblemData, seed: int, deadline: float, max_iterations: int | None
-) -> Solution:
-    """Search with every stop required and one trip per bike; the answer is
-    returned as a solution of ``data`` (infeasible there if no plan was found)."""
+) -> Solution | None:
+    """Search with every stop required and one trip per bike; the answer as a
+    solution of ``data``, or None when no plan is found in a trial share of the
+    time (the rest is then the full model's)."""
     plain = data.replace(
         clients=[
             Client(
@@ -820,18 +824,25 @@ def _plain_search(
             )
             for c in data.clients()
         ],
-        vehicle_types=[vt.replace(max_reloads=0) for vt in data.vehicle_types()],
+        # Distance at its own scale: PyVRP sets its first penalties for load and
+        # lateness from the matrices, so a scaled cost would make them too weak.
+        vehicle_types=[
+            vt.replace(max_reloads=0, unit_distance_cost=1)
+            for vt in data.vehicle_types()
+        ],
     )
     with warnings.catch_warnings():
         # PyVRP warns when it cannot find a feasible plan; here that is an
         # expected outcome of the race, not a problem to report.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
         found = _engine.run(
-            plain, seed=seed, deadline=deadline, max_iterations=max_iterations
+            plain,
+            seed=seed,
+            deadline=deadline,
+            max_iterations=max_iterations,
+            trial=_PLAIN_TRIAL,
         )
-    if not found.is_feasible():
-        return Solution(data, [])  # an infeasible plain answer never wins the race
-    return _carried_over(data, found)
+    return _carried_over(data, found) if found.is_feasible() else None
 
 
 def _carried_over(data: ProblemData, solution: Solution) -> Solution:

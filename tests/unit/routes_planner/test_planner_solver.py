@@ -257,9 +257,10 @@ def test_bike_already_out_with_room_rides_straight_on():
 
 
 def test_two_processes_race_the_plain_model_and_keep_a_feasible_plan():
-    """With two workers one process searches the plain model (every stop required,
-    one trip per bike). When that has no answer (here the one-hour shift cannot
-    take every stop) the full model's plan, which leaves stops out, is kept."""
+    """With two workers both processes search the plain model (every stop
+    required, one trip per bike). When that has no answer (here the one-hour shift
+    cannot take every stop) they turn to the full model, whose plan leaves stops
+    out."""
     race = PlannerParams(n_workers=2, max_iterations=3_000)
     easy = Problem(_ring(20, kg=4.0), [_bike("b1"), _bike("b2")], [HUB])
     result = plan(easy, race, time_limit_s=2.0)
@@ -331,9 +332,9 @@ def test_bike_out_and_full_unloads_first_within_its_reload_limit():
 
 
 def test_plain_model_search_serves_every_stop_in_one_trip_or_gives_up():
-    """The raced plain model answers with a plan of the full model's data in which
-    every stop is served on one trip per bike, or with no rounds when it finds none
-    (so the full model's plan wins the race)."""
+    """The plain model answers with a plan of the full model's data in which every
+    stop is served on one trip per bike, or with None when it finds none (and the
+    full model gets the rest of the time)."""
     from routes_planner.solver import _Fleet, _plain_search, _problem_data
 
     def data_for(problem):
@@ -360,4 +361,22 @@ def test_plain_model_search_serves_every_stop_in_one_trip_or_gives_up():
         [_bike(shift_start_min=480, shift_end_min=540)],
         [HUB],
     )
-    assert _plain_search(data_for(short), 0, time.monotonic() + 5, 500).routes() == []
+    assert _plain_search(data_for(short), 0, time.monotonic() + 5, 500) is None
+
+
+def test_a_search_with_a_trial_gives_up_without_a_plan_and_only_then():
+    """The plain model's stopping rule: with no feasible solution after its trial
+    share of the iterations it stops early (and says so); with one it runs on."""
+    from routes_planner._engine import _NO_PLAN, Deadline
+
+    stuck = Deadline(time.monotonic() + 60, max_iterations=400, trial=0.25)
+    calls = 1
+    while not stuck(_NO_PLAN):
+        calls += 1
+    assert calls == 101 and stuck.gave_up
+
+    going = Deadline(time.monotonic() + 60, max_iterations=400, trial=0.25)
+    calls = 1
+    while not going(12_345):
+        calls += 1
+    assert calls == 401 and not going.gave_up
