@@ -31,18 +31,34 @@ from routes_planner.models import (
     Visit,
 )
 
+
+@dataclass(frozen=True, slots=True)
+class _Swaps:
+    """A pass of swaps (see _swap_in): the rounds passing nearest a stop left
+    out, the stops of each taken out in turn (nearest it first), and the places
+    tried for the stop taken out (as in a pass that places)."""
+
+    rounds: int
+    outs: int
+    place: tuple[int, int]
+
+
 # Passes over the stops still left out, in turn while time remains. A pass
 # that places gives the places tried per stop, cheapest first, and at most so
 # many in any one round (the nearest rounds are often the fullest); later ones
-# look further. None is a pass of swaps (see _swap_in), which on city days
-# places more per second than looking further.
+# look further. On city days a pass of swaps places more per second than
+# looking further, and the last one looks further still.
 _QUICK = (60, 3)
-_STEPS: tuple[tuple[int, int] | None, ...] = (_QUICK, None, (400, 12), (2000, 50), None)
+_STEPS: tuple[tuple[int, int] | _Swaps, ...] = (
+    _QUICK,
+    _Swaps(8, 30, _QUICK),
+    (400, 12),
+    (2000, 50),
+    _Swaps(8, 30, _QUICK),
+    _Swaps(20, 100, (400, 12)),
+)
 _EPS = 1e-9
-# Swaps for a stop still left out: the rounds passing nearest it, the stops of
-# each taken out in turn (nearest it first), and the gaps tried for it.
-_SWAP_ROUNDS = 8
-_SWAP_OUT = 30
+# Gaps tried for a stop swapped in, cheapest first.
 _SWAP_GAPS = 4
 
 
@@ -126,8 +142,8 @@ def fill_left_out(
                 break
             if stop.id in placed:
                 continue
-            if step is None:
-                changed = _swap_in(stop, drafts, source, deadline)
+            if isinstance(step, _Swaps):
+                changed = _swap_in(stop, drafts, source, step, deadline)
             else:
                 spot = _place(stop, drafts, source, *step, deadline)
                 changed = dict([spot]) if spot is not None else None
@@ -207,7 +223,11 @@ def _place(
 
 
 def _swap_in(
-    stop: Stop, drafts: list[_Draft], source: DistanceSource, deadline: float
+    stop: Stop,
+    drafts: list[_Draft],
+    source: DistanceSource,
+    swaps: _Swaps,
+    deadline: float,
 ) -> dict[int, Round] | None:
     """Make room for ``stop`` in a nearby round by moving one of its stops elsewhere.
 
@@ -222,7 +242,7 @@ def _swap_in(
             lon = np.array([s.lon for t in draft.trips for s in t])
             near.append((float(haversine_m(lat, lon, stop.lat, stop.lon).min()), k))
     near.sort()
-    for _, k in near[:_SWAP_ROUNDS]:
+    for _, k in near[: swaps.rounds]:
         draft = drafts[k]
         if draft.places is None:
             draft.places = _places(draft, source)
@@ -235,7 +255,7 @@ def _swap_in(
             ((t, p) for t, trip in enumerate(kept_trips) for p in range(len(trip))),
             key=lambda tp: _between(kept_trips[tp[0]][tp[1]], stop),
         )
-        for t, p in order[:_SWAP_OUT]:
+        for t, p in order[: swaps.outs]:
             if time.monotonic() > deadline:
                 return None
             out = kept_trips[t][p]
@@ -254,7 +274,7 @@ def _swap_in(
             if rnd is None:
                 continue
             draft.trips, draft.places = rnd[0], None
-            moved = _place(out, drafts, source, *_QUICK, deadline)
+            moved = _place(out, drafts, source, *swaps.place, deadline)
             if moved is not None:
                 j, moved_round = moved
                 return {k: rnd[1], j: moved_round} if j != k else {k: moved_round}
