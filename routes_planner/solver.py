@@ -465,8 +465,8 @@ class _Job:
     simple: bool = False  # search the plain model (see _plain_search)
 
 
-# The plain model is raced only when one trip per bike could carry this share of
-# the fleet's capacity or less (it has no slack to leave stops out).
+# The plain model is searched only when one trip per bike could carry this share
+# of the fleet's capacity or less (it has no slack to leave stops out).
 _PLAIN_LOAD_SHARE = 0.9
 # Share of the time (or iterations) the plain model gets to find a first plan.
 _PLAIN_TRIAL = 0.25
@@ -833,7 +833,7 @@ def _plain_search(
     )
     with warnings.catch_warnings():
         # PyVRP warns when it cannot find a feasible plan; here that is an
-        # expected outcome of the race, not a problem to report.
+        # expected outcome of the trial, not a problem to report.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
         found = _engine.run(
             plain,
