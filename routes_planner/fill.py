@@ -6,7 +6,9 @@ neighbours end the day early. This pass takes each such stop, most valuable
 first, and tries the cheapest places for it in order of added distance: between
 two stops of a trip, on a new trip at the end of a round, or on a new round for
 a bike with none. Each try re-times the whole round from its start, earliest
-first, and is kept only if every window, load and the shift still hold.
+first, and is kept only if every window, load and the shift still hold. When no
+round has the time, a round passing near the stop hands one of its own stops to
+another bike and takes the stop in its place.
 """
 
 from __future__ import annotations
