@@ -189,15 +189,10 @@ def _place(
     trips, positions = np.concatenate(trip), np.concatenate(pos)
     before, after = np.concatenate(prev), np.concatenate(nxt)
     fits = np.concatenate(room) + _EPS >= stop.expected_kg
-    added = (
-        haversine_m(before[:, 0], before[:, 1], stop.lat, stop.lon)
-        + haversine_m(stop.lat, stop.lon, after[:, 0], after[:, 1])
-        - haversine_m(before[:, 0], before[:, 1], after[:, 0], after[:, 1])
-    )
     # Riding the detour (at least the straight line) and serving the stop must fit
     # in the time the round can give up.
     speed = np.array([drafts[k].bike.speed_kmh for k in range(len(drafts))])[owners]
-    minutes = added / (speed * 1000 / 60) + stop.service_min
+    added, minutes = _detour(stop, before, after, speed)
     added[~fits | (minutes > np.concatenate(spare) + _EPS)] = np.inf
     tried: dict[int, int] = {}
     for i in np.argsort(added, kind="stable"):
@@ -302,13 +297,9 @@ def _cheapest_insert(
         starts += points[:-1]
         ends += points[1:]
         where += [(t, p) for p in range(len(trip) + 1)]
-    a, b = np.array(starts), np.array(ends)
-    added = (
-        haversine_m(a[:, 0], a[:, 1], stop.lat, stop.lon)
-        + haversine_m(stop.lat, stop.lon, b[:, 0], b[:, 1])
-        - haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    added, minutes = _detour(
+        stop, np.array(starts), np.array(ends), np.array(draft.bike.speed_kmh)
     )
-    minutes = added / (draft.bike.speed_kmh * 1000 / 60) + stop.service_min
     for i in np.argsort(added, kind="stable")[:_SWAP_GAPS]:
         if minutes[i] > spare + _EPS:
             break
@@ -325,6 +316,22 @@ def _cheapest_insert(
         if rnd is not None:
             return candidate, rnd
     return None
+
+
+def _detour(
+    stop: Stop,
+    before: NDArray[np.float64],
+    after: NDArray[np.float64],
+    speed_kmh: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Metres added by visiting ``stop`` between each pair of points (lat, lon
+    rows), and the minutes that riding them straight and serving it take."""
+    added = (
+        haversine_m(before[:, 0], before[:, 1], stop.lat, stop.lon)
+        + haversine_m(stop.lat, stop.lon, after[:, 0], after[:, 1])
+        - haversine_m(before[:, 0], before[:, 1], after[:, 0], after[:, 1])
+    )
+    return added, added / (speed_kmh * 1000 / 60) + stop.service_min
 
 
 def _between(a: Stop | tuple[float, float], b: Stop | tuple[float, float]) -> float:
