@@ -92,5 +92,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiohttp.access", "alembic"):
+    # Per-request access lines, migrations' chatter, and APScheduler's two lines
+    # per run of each 5-second job (a job that fails is still logged, as an error).
+    for noisy in ("aiohttp.access", "alembic", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

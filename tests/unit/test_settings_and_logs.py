@@ -107,3 +107,26 @@ def test_text_log_lines_carry_the_request_id() -> None:
     finally:
         request_id.reset(token)
     assert TextFormatter().format(record).endswith("hello [req abc123def456]")
+
+
+def test_scheduler_routine_runs_stay_out_of_the_log_but_failures_do_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from service.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging("INFO")
+        executor = logging.getLogger("apscheduler.executors.default")
+        executor.info('Job "dispatch" executed successfully')
+        executor.error('Job "dispatch" raised an exception')
+        logging.getLogger("recoop").info("service started")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        logging.getLogger("apscheduler.executors").setLevel(logging.NOTSET)
+    err = capsys.readouterr().err
+    assert "executed successfully" not in err
+    assert "raised an exception" in err
+    assert "service started" in err
