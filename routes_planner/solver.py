@@ -613,8 +613,12 @@ def _solve_part(job: _Job) -> _PartResult:
 
     initial = _warm_start(data, job.initial, kept, fleet, hub_index)
     solution = None
-    if job.simple:
-        solution = _plain_search(data, job.seed, deadline, params.max_iterations)
+    if job.simple or (not job.initial and params.balance_weight <= 0):
+        # A first search of a part tries every stop required (a smaller space than
+        # optional stops with prizes); the plain model also has no reloads.
+        solution = _plain_search(
+            data, job.seed, deadline, params.max_iterations, reloads=not job.simple
+        )
     if solution is None:
         solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
@@ -805,11 +809,21 @@ def _search(
 
 
 def _plain_search(
-    data: ProblemData, seed: int, deadline: float, max_iterations: int | None
+    data: ProblemData,
+    seed: int,
+    deadline: float,
+    max_iterations: int | None,
+    *,
+    reloads: bool = False,
 ) -> Solution | None:
-    """Search with every stop required and one trip per bike; the answer as a
-    solution of ``data``, or None when no plan is found in a trial share of the
-    time (the rest is then the full model's)."""
+    """Search with every stop required, and one trip per bike unless ``reloads``;
+    the answer as a solution of ``data``, or None when no plan is found in a trial
+    share of the time (the rest is then the full model's).
+
+    The full model's optional stops make a much larger space: on a 500-stop day
+    needing reloads, 4 s of it left 1-5 stops out and rode 5-15% further than
+    4 s of this one, which served them all.
+    """
     plain = data.replace(
         clients=[
             Client(
@@ -827,7 +841,9 @@ def _plain_search(
         # Distance at its own scale: PyVRP sets its first penalties for load and
         # lateness from the matrices, so a scaled cost would make them too weak.
         vehicle_types=[
-            vt.replace(max_reloads=0, unit_distance_cost=1)
+            vt.replace(
+                max_reloads=vt.max_reloads if reloads else 0, unit_distance_cost=1
+            )
             for vt in data.vehicle_types()
         ],
     )

@@ -363,6 +363,15 @@ def test_plain_model_search_serves_every_stop_in_one_trip_or_gives_up():
     )
     assert _plain_search(data_for(short), 0, time.monotonic() + 5, 500) is None
 
+    # A day one trip cannot carry: the plain model gives up; with reloads kept,
+    # the same search serves every stop on several trips.
+    heavy = Problem(_ring(12, kg=4.0), [_bike(capacity_kg=20.0)], [HUB])
+    assert _plain_search(data_for(heavy), 0, time.monotonic() + 5, 500) is None
+    found = _plain_search(data_for(heavy), 0, time.monotonic() + 5, 500, reloads=True)
+    assert found is not None and found.is_feasible()
+    assert sum(r.num_clients() for r in found.routes()) == 12
+    assert sum(r.num_trips() for r in found.routes()) >= 3
+
 
 def test_a_search_with_a_trial_gives_up_without_a_plan_and_only_then():
     """The plain model's stopping rule: with no feasible solution after its trial
