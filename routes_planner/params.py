@@ -27,7 +27,9 @@ class PlannerParams:
         Processes used to solve in parallel (parts of a big day, or several
         seeds of a small one).
     decompose_above
-        Days with more stops than this are split into parts.
+        Days with more stops than this are split into parts. Measured at 6-10 ms
+        of budget per stop: 1,000- and 1,200-stop days came out 0.3-4% shorter
+        whole, 1,500 stops even or 2.5% longer, 2,000 stops 2% longer.
     part_size
         Target number of stops per part when a day is split.
     balance_weight
@@ -53,7 +55,7 @@ class PlannerParams:
     seed: int = 0
     max_iterations: int | None = None
     n_workers: int = 2
-    decompose_above: int = 800
+    decompose_above: int = 1200
     part_size: int = 500
     balance_weight: float = 0.0
     must_serve_after_days: int = 3
