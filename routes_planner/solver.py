@@ -62,6 +62,17 @@ _NO_LIMIT = int(np.iinfo(np.int64).max)
 _UNLIMITED = int(np.iinfo(np.uint64).max)  # PyVRP's "no limit" on reloads
 # Below this budget a second process costs more than it brings.
 _MIN_PARALLEL_SECONDS = 1.0
+# A day solved whole with this many stops or more searches whole only for the
+# first share of its time, then improves groups of neighbouring rounds, one group
+# per process, each as a day of its own (see _improve_groups), regrouping every
+# few seconds. A search of half the stops runs about twice the iterations per
+# stop: on Lagos days of 700-1,000 stops at 10 s this rode 2-6% less than plain
+# PyVRP; on 400 stops it rode about 1% more than the whole-day race.
+_GROUP_ABOVE = 600
+_GROUP_FIRST = 0.15
+_GROUP_TURN_SECONDS = 2.0
+_MIN_GROUP_SECONDS = 4.0
+_GROUP_TURNS_COUNTED = 4  # with an iteration cap
 
 
 class PlanningError(RuntimeError):
@@ -186,6 +197,7 @@ class _PartResult:
     rounds: tuple[Round, ...]
     unplanned: tuple[Unplanned, ...]
     objective: float
+    required: bool = False  # found by the search with every stop required
 
 
 def _make_parts(
@@ -247,10 +259,46 @@ def _solve_parts(
             jobs = [dataclasses.replace(job, simple=True) for job in jobs]
         if len(jobs) == 1:
             return [_solve_part(jobs[0])]
+        # Balancing compares each day with the average of all, so not in groups.
+        grouped = (
+            len(part.stops) >= _GROUP_ABOVE
+            and available >= _MIN_GROUP_SECONDS
+            and params.balance_weight <= 0
+        )
+        if grouped and params.max_iterations is not None:
+            share = max(params.max_iterations // 2, 1)
+            params = dataclasses.replace(params, max_iterations=share)
+            jobs = [dataclasses.replace(job, params=params) for job in jobs]
+        start = time.monotonic()
+        first_end = start + (_GROUP_FIRST * available if grouped else available)
+        jobs = [
+            dataclasses.replace(job, deadline=min(first_end, deadline)) for job in jobs
+        ]
         with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(_solve_part, jobs))
-        # Ties go to the first seed, so the pick never depends on timing.
-        return [min(results, key=lambda r: r.objective)]
+            # Ties go to the first seed, so the pick never depends on timing.
+            best = min(results, key=lambda r: r.objective)
+            if grouped and not any(u.reason == NO_CAPACITY for u in best.unplanned):
+                best = _improve_groups(
+                    part, best, params, seed, deadline, pool, simple=jobs[0].simple
+                )
+            elif grouped:
+                # Stops left out: their prizes count in the whole day's objective
+                # only, so the search goes on whole, from the better plan.
+                onward = [
+                    dataclasses.replace(
+                        job,
+                        seed=job.seed + 1_009,
+                        seconds=deadline - time.monotonic(),
+                        deadline=deadline,
+                        initial=best.rounds,
+                        simple=False,
+                    )
+                    for job in jobs
+                ]
+                found = min(pool.map(_solve_part, onward), key=lambda r: r.objective)
+                best = found if found.objective <= best.objective else best
+        return [best]
 
     parts = list(parts)
     with ProcessPoolExecutor(max_workers=min(workers, len(parts))) as pool:
@@ -328,6 +376,110 @@ def _solve_parts(
                 break
             results = after
     return results
+
+
+def _improve_groups(
+    part: _Part,
+    best: _PartResult,
+    params: PlannerParams,
+    seed: int,
+    deadline: float,
+    pool: ProcessPoolExecutor,
+    *,
+    simple: bool = False,
+) -> _PartResult:
+    """Improve ``best`` by turns until ``deadline``: split its rounds into as many
+    groups of neighbouring rounds as there are workers, search each group as a
+    day of its own from its rounds, and keep the merged rounds when better.
+
+    Each turn rotates the cut lines, so rounds meet other neighbours. ``best``
+    leaves no stop out for want of capacity (a stop left out would count in no
+    group's objective). With ``simple``, groups whose rounds are single trips
+    search the plain model (see :func:`_plain_search`).
+    """
+    workers = params.n_workers
+    left = deadline - time.monotonic()
+    if params.max_iterations is None:
+        turns = max(1, round(left / _GROUP_TURN_SECONDS))
+    else:
+        # Reproducible: a fixed number of turns sharing the iterations.
+        turns = _GROUP_TURNS_COUNTED
+        share = max(params.max_iterations // turns, 1)
+        params = dataclasses.replace(params, max_iterations=share)
+    stop_of = {s.id: s for s in part.stops}
+    bike_of = {b.id: b for b in part.bikes}
+    for turn in range(turns):
+        until = deadline - (turns - turn - 1) * left / turns
+        groups = _round_groups(best.rounds, stop_of, workers, (turn + 0.5) / turns)
+        if len(groups) < 2:
+            break
+        used = {r.bike_id for r in best.rounds}
+        idle = [b for b in part.bikes if b.id not in used]
+        jobs = []
+        for g, rounds in enumerate(groups):
+            bikes = [bike_of[r.bike_id] for r in rounds] + idle[g :: len(groups)]
+            stops = [stop_of[v.stop_id] for r in rounds for v in r.visits]
+            sub = dataclasses.replace(
+                part,
+                bikes=tuple(bikes),
+                stops=tuple(stops),
+                share=len(stops) / len(part.stops),
+            )
+            jobs.append(
+                _Job(
+                    sub,
+                    seed + 1_009 * (turn + 1) + g,
+                    until - time.monotonic(),
+                    until,
+                    params,
+                    initial=tuple(rounds),
+                    simple=simple
+                    and best.required
+                    and all(len(r.trips) == 1 for r in rounds),
+                    required=best.required,
+                )
+            )
+        improved = _run_jobs(jobs, pool)
+        objective = sum(r.objective for r in improved)
+        if objective <= best.objective:
+            best = _PartResult(
+                tuple(r for res in improved for r in res.rounds),
+                best.unplanned + tuple(u for res in improved for u in res.unplanned),
+                objective,
+                all(res.required for res in improved),
+            )
+    return best
+
+
+def _round_groups(
+    rounds: Sequence[Round], stop_of: dict[str, Stop], n: int, offset: float
+) -> list[list[Round]]:
+    """Rounds split into ``n`` groups of about equal stops by the angle of their
+    centre around the centre of all, starting ``offset`` of a turn round."""
+    centres = []
+    for rnd in rounds:
+        visits = [stop_of[v.stop_id] for v in rnd.visits]
+        if visits:
+            lat = sum(s.lat for s in visits) / len(visits)
+            lon = sum(s.lon for s in visits) / len(visits)
+            centres.append((rnd, lat, lon, len(visits)))
+    if len(centres) < n:
+        return []
+    mid_lat = sum(c[1] for c in centres) / len(centres)
+    mid_lon = sum(c[2] for c in centres) / len(centres)
+
+    def angle(c: tuple[Round, float, float, int]) -> float:
+        a = math.atan2(c[1] - mid_lat, c[2] - mid_lon) / (2 * math.pi) - offset
+        return a % 1.0
+
+    centres.sort(key=angle)
+    total = sum(c[3] for c in centres)
+    groups: list[list[Round]] = [[] for _ in range(n)]
+    seen = 0
+    for c in centres:
+        groups[min(n - 1, int(n * seen / total))].append(c[0])
+        seen += c[3]
+    return [g for g in groups if g]
 
 
 # Share of a decomposed day's budget kept for the last pass (fill.py).
@@ -463,6 +615,7 @@ class _Job:
     params: PlannerParams
     initial: tuple[Round, ...] = ()
     simple: bool = False  # search the plain model (see _plain_search)
+    required: bool = False  # every stop required, from ``initial`` (see _plain_search)
 
 
 # The plain model is searched only when one trip per bike could carry this share
@@ -613,19 +766,26 @@ def _solve_part(job: _Job) -> _PartResult:
 
     initial = _warm_start(data, job.initial, kept, fleet, hub_index)
     solution = None
-    if job.simple or (not job.initial and params.balance_weight <= 0):
+    required = job.simple or job.required
+    if required or (not job.initial and params.balance_weight <= 0):
         # A first search of a part tries every stop required (a smaller space than
         # optional stops with prizes); the plain model also has no reloads.
         solution = _plain_search(
-            data, job.seed, deadline, params.max_iterations, reloads=not job.simple
+            data,
+            job.seed,
+            deadline,
+            params.max_iterations,
+            reloads=not job.simple,
+            initial=initial if job.required else None,
         )
+        required = solution is not None
     if solution is None:
         solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
     return _PartResult(
-        tuple(rounds), tuple(left_out), _engine.objective(data, solution)
+        tuple(rounds), tuple(left_out), _engine.objective(data, solution), required
     )
 
 
@@ -815,6 +975,7 @@ def _plain_search(
     max_iterations: int | None,
     *,
     reloads: bool = False,
+    initial: Solution | None = None,
 ) -> Solution | None:
     """Search with every stop required, and one trip per bike unless ``reloads``;
     the answer as a solution of ``data``, or None when no plan is found in a trial
@@ -856,7 +1017,8 @@ def _plain_search(
             seed=seed,
             deadline=deadline,
             max_iterations=max_iterations,
-            trial=_PLAIN_TRIAL,
+            initial=None if initial is None else _carried_over(plain, initial),
+            trial=_PLAIN_TRIAL if initial is None else None,
         )
     return _carried_over(data, found) if found.is_feasible() else None
 

@@ -389,3 +389,84 @@ def test_a_search_with_a_trial_gives_up_without_a_plan_and_only_then():
     while not going(12_345):
         calls += 1
     assert calls == 401 and not going.gave_up
+
+
+def test_rounds_are_grouped_with_their_neighbours_into_even_groups():
+    """The groups a big day's rounds are improved in: by the angle of each round's
+    centre, about equal in stops, every round in exactly one; turning the cut
+    lines puts other neighbours together."""
+    from routes_planner import Round, Trip, Visit
+    from routes_planner.solver import _round_groups
+
+    # Four bikes, one per side of the hub (north, east, south, west), 5 stops each.
+    sides = {"n": (0.02, 0.0), "e": (0.0, 0.02), "s": (-0.02, 0.0), "w": (0.0, -0.02)}
+    stop_of, rounds = {}, []
+    for side, (dlat, dlon) in sides.items():
+        visits = []
+        for i in range(5):
+            stop = Stop(f"{side}{i}", HUB.lat + dlat, HUB.lon + dlon + 0.001 * i, 5.0)
+            stop_of[stop.id] = stop
+            visits.append(Visit(stop.id, 500.0 + i, 500.0 + i, 5.0 * (i + 1)))
+        trip = Trip(tuple(visits), 480.0, 600.0, 25.0, 5_000)
+        rounds.append(Round(f"bike-{side}", HUB.id, (trip,), 480.0, 600.0, 5_000))
+
+    def sides_of(groups):
+        return sorted("".join(sorted(r.bike_id[-1] for r in g)) for g in groups)
+
+    for offset in (0.0, 0.125, 0.3, 0.5, 0.9):
+        groups = _round_groups(rounds, stop_of, 2, offset)
+        assert sorted(r.bike_id for g in groups for r in g) == sorted(
+            r.bike_id for r in rounds
+        )
+        assert [len(g) for g in groups] == [2, 2]
+        # Each group is two neighbouring sides, never two opposite ones.
+        assert all(pair not in ("ns", "ew") for pair in sides_of(groups))
+    assert sides_of(_round_groups(rounds, stop_of, 2, 0.0)) != sides_of(
+        _round_groups(rounds, stop_of, 2, 0.25)
+    )
+    assert _round_groups(rounds[:1], stop_of, 2, 0.0) == []  # too few to split
+
+
+def test_a_big_day_goes_on_in_groups_of_rounds_and_never_gets_worse(monkeypatch):
+    """After its first search, a day solved whole improves groups of neighbouring
+    rounds in parallel, each as a day of its own, and keeps the merged rounds only
+    when they are better: the plan stays complete and feasible, and its objective
+    never rises above the first search's."""
+    from routes_planner import solver
+
+    seen = []
+    improve = solver._improve_groups
+
+    def spy(part, best, *args, **kwargs):
+        after = improve(part, best, *args, **kwargs)
+        seen.append((best.objective, after.objective))
+        return after
+
+    monkeypatch.setattr(solver, "_GROUP_ABOVE", 40)
+    monkeypatch.setattr(solver, "_MIN_GROUP_SECONDS", 1.0)
+    monkeypatch.setattr(solver, "_GROUP_TURN_SECONDS", 0.5)
+    monkeypatch.setattr(solver, "_improve_groups", spy)
+    problem = lagos_day(60, n_hubs=2, n_bikes=6, seed=5)
+    result = plan(problem, PlannerParams(n_workers=2), time_limit_s=3.0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
+    ((first, final),) = seen
+    assert final <= first
+
+    # Too small a day (or too little time) skips the groups.
+    seen.clear()
+    monkeypatch.setattr(solver, "_GROUP_ABOVE", 61)
+    plan(problem, PlannerParams(n_workers=2), time_limit_s=3.0)
+    assert seen == []
+
+    # A day the fleet cannot carry goes on whole: the prizes of the stops left
+    # out count in no group's objective.
+    monkeypatch.setattr(solver, "_GROUP_ABOVE", 40)
+    short = lagos_day(60, n_hubs=2, n_bikes=2, seed=5, capacity_kg=30.0)
+    short = dataclasses.replace(
+        short, bikes=[dataclasses.replace(b, max_reloads=0) for b in short.bikes]
+    )
+    result = plan(short, PlannerParams(n_workers=2), time_limit_s=3.0)
+    _assert_feasible(short, result)
+    assert seen == []
+    assert result.unplanned and {u.reason for u in result.unplanned} == {NO_CAPACITY}
