@@ -172,14 +172,24 @@ def plan(
 
 @dataclass(frozen=True, slots=True)
 class _FixedTables:
-    """Tables fetched by the parent process for a part, looked up by speed."""
+    """Tables fetched by the parent process for a part, looked up by speed; a
+    group of the part's points (see _improve_groups) gets its sub-table."""
 
+    points: tuple[LatLon, ...]
     tables: dict[float, Table]
 
     def table(self, points: Sequence[LatLon], speed_kmh: float) -> Table:
         table = self.tables[speed_kmh]
-        assert table.distance_m.shape[0] == len(points)
-        return table
+        if len(points) == len(self.points) and all(
+            (a[0], a[1]) == (b[0], b[1])
+            for a, b in zip(points, self.points, strict=True)
+        ):
+            return table
+        # Points at the same place have the same rows, so any of them will do.
+        index = {(p[0], p[1]): i for i, p in enumerate(self.points)}
+        idx = np.array([index[(p[0], p[1])] for p in points], dtype=np.int64)
+        grid = np.ix_(idx, idx)
+        return Table(table.distance_m[grid], table.duration_s[grid])
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +229,9 @@ def _make_parts(
             # Road-engine clients do not cross process boundaries: fetch here.
             points = _points(_depots(group.hubs, group.bikes), group.stops)
             speeds = sorted({bike.speed_kmh for bike in group.bikes})
-            part_source = _FixedTables({v: source.table(points, v) for v in speeds})
+            part_source = _FixedTables(
+                tuple(points), {v: source.table(points, v) for v in speeds}
+            )
         parts.append(
             _Part(
                 tuple(group.hubs),
@@ -477,7 +489,8 @@ def _round_groups(
     groups: list[list[Round]] = [[] for _ in range(n)]
     seen = 0
     for c in centres:
-        groups[min(n - 1, int(n * seen / total))].append(c[0])
+        # By the middle of the round, so no group is left empty by a big round.
+        groups[min(n - 1, int(n * (seen + c[3] / 2) / total))].append(c[0])
         seen += c[3]
     return [g for g in groups if g]
 

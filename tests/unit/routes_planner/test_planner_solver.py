@@ -391,6 +391,31 @@ def test_a_search_with_a_trial_gives_up_without_a_plan_and_only_then():
     assert calls == 401 and not going.gave_up
 
 
+def _small_groups(monkeypatch) -> None:
+    """Groups of rounds from 40 stops and 1 s on, regrouped every 0.5 s."""
+    from routes_planner import solver
+
+    monkeypatch.setattr(solver, "_GROUP_ABOVE", 40)
+    monkeypatch.setattr(solver, "_MIN_GROUP_SECONDS", 1.0)
+    monkeypatch.setattr(solver, "_GROUP_TURN_SECONDS", 0.5)
+
+
+def _count_groups(monkeypatch) -> list[int]:
+    """How many groups each turn of _improve_groups cut the rounds into."""
+    from routes_planner import solver
+
+    counts: list[int] = []
+    cut = solver._round_groups
+
+    def counted(*args, **kwargs):
+        groups = cut(*args, **kwargs)
+        counts.append(len(groups))
+        return groups
+
+    monkeypatch.setattr(solver, "_round_groups", counted)
+    return counts
+
+
 def test_rounds_are_grouped_with_their_neighbours_into_even_groups():
     """The groups a big day's rounds are improved in: by the angle of each round's
     centre, about equal in stops, every round in exactly one; turning the cut
@@ -425,6 +450,30 @@ def test_rounds_are_grouped_with_their_neighbours_into_even_groups():
         _round_groups(rounds, stop_of, 2, 0.25)
     )
     assert _round_groups(rounds[:1], stop_of, 2, 0.0) == []  # too few to split
+    # A big round and small ones still make two groups, whatever the cut.
+    uneven = {"n": 30, "e": 3, "s": 20, "w": 2}
+    for side, count in uneven.items():
+        for i in range(5, count):
+            stop_of[f"{side}{i}"] = dataclasses.replace(
+                stop_of[f"{side}0"], id=f"{side}{i}"
+            )
+    lopsided = [
+        dataclasses.replace(
+            r,
+            trips=(
+                dataclasses.replace(
+                    r.trips[0],
+                    visits=tuple(
+                        dataclasses.replace(r.trips[0].visits[0], stop_id=f"{s}{i}")
+                        for i in range(uneven[s])
+                    ),
+                ),
+            ),
+        )
+        for r, s in zip(rounds, "nesw", strict=True)
+    ]
+    for offset in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        assert len(_round_groups(lopsided, stop_of, 2, offset)) == 2
 
 
 def test_a_big_day_goes_on_in_groups_of_rounds_and_never_gets_worse(monkeypatch):
@@ -442,16 +491,16 @@ def test_a_big_day_goes_on_in_groups_of_rounds_and_never_gets_worse(monkeypatch)
         seen.append((best.objective, after.objective))
         return after
 
-    monkeypatch.setattr(solver, "_GROUP_ABOVE", 40)
-    monkeypatch.setattr(solver, "_MIN_GROUP_SECONDS", 1.0)
-    monkeypatch.setattr(solver, "_GROUP_TURN_SECONDS", 0.5)
+    _small_groups(monkeypatch)
     monkeypatch.setattr(solver, "_improve_groups", spy)
+    cuts = _count_groups(monkeypatch)
     problem = lagos_day(60, n_hubs=2, n_bikes=6, seed=5)
     result = plan(problem, PlannerParams(n_workers=2), time_limit_s=3.0)
     _assert_feasible(problem, result)
     assert result.unplanned == ()
     ((first, final),) = seen
     assert final <= first
+    assert cuts and all(n == 2 for n in cuts)  # the groups were searched
 
     # Too small a day (or too little time) skips the groups.
     seen.clear()
@@ -470,3 +519,33 @@ def test_a_big_day_goes_on_in_groups_of_rounds_and_never_gets_worse(monkeypatch)
     _assert_feasible(short, result)
     assert seen == []
     assert result.unplanned and {u.reason for u in result.unplanned} == {NO_CAPACITY}
+
+
+def test_groups_of_a_day_on_road_distances_use_the_roads(monkeypatch):
+    """A big day on a road table fetched ahead: each group of rounds is searched on
+    its own rows of that table, so the plan holds on the roads."""
+    from routes_planner import solver
+
+    calls = []
+    improve = solver._improve_groups
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return improve(*args, **kwargs)
+
+    _small_groups(monkeypatch)
+    monkeypatch.setattr(solver, "_improve_groups", spy)
+    cuts = _count_groups(monkeypatch)
+    problem = lagos_day(60, n_hubs=2, n_bikes=6, seed=6)
+    points = tuple(
+        [(h.lat, h.lon) for h in problem.hubs] + [(s.lat, s.lon) for s in problem.stops]
+    )
+    road = GreatCircle(detour_factor=1.5)
+    speed = problem.bikes[0].speed_kmh
+    source = PrecomputedTable(points, road.table(points, speed))
+    result = plan(
+        problem, PlannerParams(n_workers=2), time_limit_s=3.0, distances=source
+    )
+    assert calls and cuts and all(n == 2 for n in cuts)
+    assert check_feasible(problem, result, distances=road) == []
+    assert result.unplanned == ()
