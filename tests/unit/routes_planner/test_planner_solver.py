@@ -549,3 +549,17 @@ def test_groups_of_a_day_on_road_distances_use_the_roads(monkeypatch):
     assert calls and cuts and all(n == 2 for n in cuts)
     assert check_feasible(problem, result, distances=road) == []
     assert result.unplanned == ()
+
+
+def test_a_day_in_groups_with_an_iteration_budget_is_reproducible(monkeypatch):
+    """With an iteration budget the groups take a fixed number of turns, each with
+    its share of the iterations, so the same day and seed give the same plan."""
+    _small_groups(monkeypatch)
+    cuts = _count_groups(monkeypatch)
+    problem = lagos_day(60, n_hubs=2, n_bikes=6, seed=7)
+    params = PlannerParams(n_workers=2, max_iterations=400)
+    first = plan(problem, params, seed=3, time_limit_s=20.0)
+    second = plan(problem, params, seed=3, time_limit_s=20.0)
+    assert cuts == [2] * 8  # four turns per plan
+    _assert_feasible(problem, first)
+    assert first == second
