@@ -36,11 +36,14 @@ DIMACS_SCALE = 10
 
 # Parallel search, tuned on the shared instances at 10 s: instances with at
 # least _SPLIT_ABOVE customers spend _FIRST_PHASE of the time on independent
-# seeds, then rounds of about _ROUND_SECONDS improving groups of about
-# _GROUP_SIZE customers (whole routes) in parallel.
+# seeds, then rounds improving groups of about _GROUP_SIZE customers (whole
+# routes) in parallel. A round lasts _ROUND_SHARE of the time left, from
+# _ROUND_SECONDS[0] to [1] s: X-n1001-k43 over four seeds came out 0.4% shorter
+# with 1 s rounds than 2 s at 10 s (and RC1_10_1 0.6%), but 0.2% longer at 60 s.
 _SPLIT_ABOVE = 400
 _FIRST_PHASE = 0.15
-_ROUND_SECONDS = 2.0
+_ROUND_SHARE = 0.1
+_ROUND_SECONDS = (1.0, 2.0)
 _GROUP_SIZE = 200
 
 
@@ -237,7 +240,9 @@ def _cooperative(
         now = time.monotonic()
         first_end = now + _FIRST_PHASE * (deadline - now)
         best = _engine.best_of_seeds(data, seeds, deadline=first_end, pool=pool)
-        rounds = max(1, round((deadline - first_end) / _ROUND_SECONDS))
+        low, high = _ROUND_SECONDS
+        length = min(max(_ROUND_SHARE * (deadline - first_end), low), high)
+        rounds = max(1, round((deadline - first_end) / length))
         span = (deadline - first_end) / rounds
         for k in range(rounds):
             end = first_end + (k + 1) * span
