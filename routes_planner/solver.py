@@ -33,6 +33,7 @@ from routes_planner.distances import (
     DistanceSource,
     GreatCircle,
     LatLon,
+    PrecomputedTable,
     Table,
     haversine_m,
 )
@@ -172,24 +173,13 @@ def plan(
 
 @dataclass(frozen=True, slots=True)
 class _FixedTables:
-    """Tables fetched by the parent process for a part, looked up by speed; a
-    group of the part's points (see _improve_groups) gets its sub-table."""
+    """Tables fetched by the parent process for a part, looked up by speed; each
+    serves any subset of the part's points (a group, see _improve_groups)."""
 
-    points: tuple[LatLon, ...]
-    tables: dict[float, Table]
+    tables: dict[float, PrecomputedTable]
 
     def table(self, points: Sequence[LatLon], speed_kmh: float) -> Table:
-        table = self.tables[speed_kmh]
-        if len(points) == len(self.points) and all(
-            (a[0], a[1]) == (b[0], b[1])
-            for a, b in zip(points, self.points, strict=True)
-        ):
-            return table
-        # Points at the same place have the same rows, so any of them will do.
-        index = {(p[0], p[1]): i for i, p in enumerate(self.points)}
-        idx = np.array([index[(p[0], p[1])] for p in points], dtype=np.int64)
-        grid = np.ix_(idx, idx)
-        return Table(table.distance_m[grid], table.duration_s[grid])
+        return self.tables[speed_kmh].table(points, speed_kmh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +220,10 @@ def _make_parts(
             points = _points(_depots(group.hubs, group.bikes), group.stops)
             speeds = sorted({bike.speed_kmh for bike in group.bikes})
             part_source = _FixedTables(
-                tuple(points), {v: source.table(points, v) for v in speeds}
+                {
+                    v: PrecomputedTable(tuple(points), source.table(points, v))
+                    for v in speeds
+                }
             )
         parts.append(
             _Part(
