@@ -1,0 +1,94 @@
+"""The layer over PyVRP: parallel searches run PyVRP's own setting and short kicks."""
+
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from pyvrp.solve import solve
+from pyvrp.stop import MaxIterations
+
+from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, _engine, plan
+from routes_planner.vrplib import read_file
+
+CVRP = Path(__file__).parent / "data" / "X-n101-k25.vrp"
+LATER = 3_600.0  # a deadline no test reaches: the iteration caps stop the runs
+
+
+def _routes(solution) -> list[list[int]]:
+    return [[a.idx for a in r if a.is_client()] for r in solution.routes()]
+
+
+def test_a_run_without_kicks_is_plain_pyvrp():
+    """Same seed, same iterations: the very solution PyVRP's solve() finds."""
+    data = read_file(CVRP).data
+    ours = _engine.run(
+        data, seed=7, deadline=time.monotonic() + LATER, max_iterations=300
+    )
+    plain = solve(data, MaxIterations(300), seed=7, collect_stats=False).best
+    assert _routes(ours) == _routes(plain)
+
+
+def test_short_kicks_change_the_search():
+    """Capping the perturbation is passed on to PyVRP: the same seed searches
+    elsewhere, and still finds a feasible solution."""
+    data = read_file(CVRP).data
+    deadline = time.monotonic() + LATER
+    plain = _engine.run(data, seed=7, deadline=deadline, max_iterations=300)
+    short = _engine.run(
+        data,
+        seed=7,
+        deadline=deadline,
+        max_iterations=300,
+        kicks=_engine.SHORT_KICKS,
+    )
+    assert short.is_feasible()
+    assert _routes(short) != _routes(plain)
+
+
+def test_parallel_searches_alternate_pyvrps_setting_and_short_kicks():
+    assert _engine.portfolio(1) == [None]
+    assert _engine.portfolio(2) == [None, _engine.SHORT_KICKS]
+    assert _engine.portfolio(3) == [None, _engine.SHORT_KICKS, None]
+
+
+def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
+    """The first search of a race is plain PyVRP, so at equal iterations the race
+    costs at most what PyVRP alone finds with that seed."""
+    data = read_file(CVRP).data
+    plain = solve(data, MaxIterations(300), seed=3, collect_stats=False).best
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        race = _engine.best_of_seeds(
+            data,
+            [3, 4],
+            deadline=time.monotonic() + LATER,
+            max_iterations=300,
+            pool=pool,
+        )
+    assert race.is_feasible()
+    assert _engine.objective(data, race) <= _engine.objective(data, plain)
+
+
+def test_the_planners_race_gives_its_second_search_short_kicks(monkeypatch):
+    """plan() with two workers: one search with PyVRP's setting, one with short
+    kicks (threads stand in for the processes so the calls can be seen)."""
+    from routes_planner import solver
+
+    seen: list[tuple[int, int | None]] = []
+    real_run = _engine.run
+
+    def run(data, **kwargs):
+        seen.append((kwargs["seed"], kwargs.get("kicks")))
+        return real_run(data, **kwargs)
+
+    monkeypatch.setattr(_engine, "run", run)
+    monkeypatch.setattr(solver, "ProcessPoolExecutor", ThreadPoolExecutor)
+    hub = Hub("yaba", 6.5095, 3.3711)
+    stops = [
+        Stop(f"s{i}", hub.lat + 0.003 * (i % 4), hub.lon + 0.003 * (i // 4), 5.0)
+        for i in range(12)
+    ]
+    bikes = [Bike(f"b{i}", "yaba", 100.0, 480, 1080) for i in range(2)]
+    params = PlannerParams(n_workers=2, max_iterations=200)
+    result = plan(Problem(stops, bikes, [hub]), params, seed=11, time_limit_s=5.0)
+    assert result.unplanned == ()
+    assert sorted(seen, key=lambda s: s[0]) == [(11, None), (12, _engine.SHORT_KICKS)]
