@@ -255,10 +255,7 @@ def _solve_parts(
         seeds = [seed + i for i in range(workers)]
         if workers == 1 or available < _MIN_PARALLEL_SECONDS or not part.bikes:
             seeds = seeds[:1]
-        jobs = [
-            _Job(part, s, available, deadline, params, kicks=k)
-            for s, k in zip(seeds, _engine.portfolio(len(seeds)), strict=True)
-        ]
+        jobs = [_Job(part, s, available, deadline, params) for s in seeds]
         if len(jobs) > 1 and _single_trips_may_do(part, params):
             # When the fleet can carry the day without reloads, every process
             # searches the plain model (every stop required, one trip per bike):
@@ -625,7 +622,6 @@ class _Job:
     initial: tuple[Round, ...] = ()
     simple: bool = False  # search the plain model (see _plain_search)
     required: bool = False  # every stop required, from ``initial`` (see _plain_search)
-    kicks: int | None = None  # cap on PyVRP's perturbation (see _engine.portfolio)
 
 
 # The plain model is searched only when one trip per bike could carry this share
@@ -787,13 +783,10 @@ def _solve_part(job: _Job) -> _PartResult:
             params.max_iterations,
             reloads=not job.simple,
             initial=initial if job.required else None,
-            kicks=job.kicks,
         )
         required = solution is not None
     if solution is None:
-        solution = _search(
-            data, fleet, params, job.seed, deadline, initial, kicks=job.kicks
-        )
+        solution = _search(data, fleet, params, job.seed, deadline, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
@@ -939,8 +932,6 @@ def _search(
     seed: int,
     deadline: float,
     initial: Solution | None = None,
-    *,
-    kicks: int | None = None,
 ) -> Solution:
     """Run PyVRP; with balancing, a second phase charges time over the average day."""
     weight = round(params.balance_weight)
@@ -951,18 +942,12 @@ def _search(
             deadline=deadline,
             max_iterations=params.max_iterations,
             initial=initial,
-            kicks=kicks,
         )
 
     halfway = time.monotonic() + (deadline - time.monotonic()) / 2
     iterations = None if params.max_iterations is None else params.max_iterations // 2
     first = _engine.run(
-        data,
-        seed=seed,
-        deadline=halfway,
-        max_iterations=iterations,
-        initial=initial,
-        kicks=kicks,
+        data, seed=seed, deadline=halfway, max_iterations=iterations, initial=initial
     )
     n_bikes = sum(len(g) for g in fleet.bikes)
     average = sum(r.duration() for r in first.routes()) // max(n_bikes, 1)
@@ -984,7 +969,6 @@ def _search(
         deadline=deadline,
         max_iterations=iterations,
         initial=warm,
-        kicks=kicks,
     )
     # The warm start is feasible, so the second phase never does worse.
     return second if second.is_feasible() else first
@@ -998,7 +982,6 @@ def _plain_search(
     *,
     reloads: bool = False,
     initial: Solution | None = None,
-    kicks: int | None = None,
 ) -> Solution | None:
     """Search with every stop required, and one trip per bike unless ``reloads``;
     the answer as a solution of ``data``, or None when no plan is found in a trial
@@ -1042,7 +1025,6 @@ def _plain_search(
             max_iterations=max_iterations,
             initial=None if initial is None else _carried_over(plain, initial),
             trial=_PLAIN_TRIAL if initial is None else None,
-            kicks=kicks,
         )
     return _carried_over(data, found) if found.is_feasible() else None
 

@@ -1,4 +1,4 @@
-"""The layer over PyVRP: parallel searches run PyVRP's own setting and short kicks."""
+"""The layer over PyVRP: `recoop solve` races PyVRP's own setting and short kicks."""
 
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -68,9 +68,10 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
     assert _engine.objective(data, race) <= _engine.objective(data, plain)
 
 
-def test_the_planners_race_gives_its_second_search_short_kicks(monkeypatch):
-    """plan() with two workers: one search with PyVRP's setting, one with short
-    kicks (threads stand in for the processes so the calls can be seen)."""
+def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
+    """plan() with two workers races two seeds with PyVRP's own setting: on
+    generated Lagos days short kicks rode 1-12% further (threads stand in for
+    the processes so the calls can be seen)."""
     from routes_planner import solver
 
     seen: list[tuple[int, int | None]] = []
@@ -91,4 +92,4 @@ def test_the_planners_race_gives_its_second_search_short_kicks(monkeypatch):
     params = PlannerParams(n_workers=2, max_iterations=200)
     result = plan(Problem(stops, bikes, [hub]), params, seed=11, time_limit_s=5.0)
     assert result.unplanned == ()
-    assert sorted(seen, key=lambda s: s[0]) == [(11, None), (12, _engine.SHORT_KICKS)]
+    assert sorted(seen, key=lambda s: s[0]) == [(11, None), (12, None)]
