@@ -236,7 +236,11 @@ def _cooperative(
     seeds = [seed + w for w in range(n_workers)]
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         if data.num_clients < _SPLIT_ABOVE:
-            return _engine.best_of_seeds(data, seeds, deadline=deadline, pool=pool)
+            # PyVRP's own setting races short kicks (see _engine.SHORT_KICKS).
+            kicks = _engine.portfolio(n_workers)
+            return _engine.best_of_seeds(
+                data, seeds, deadline=deadline, pool=pool, kicks=kicks
+            )
         now = time.monotonic()
         first_end = now + _FIRST_PHASE * (deadline - now)
         best = _engine.best_of_seeds(data, seeds, deadline=first_end, pool=pool)

@@ -18,6 +18,21 @@ def _routes(solution) -> list[list[int]]:
     return [[a.idx for a in r if a.is_client()] for r in solution.routes()]
 
 
+def _record_runs(monkeypatch, module) -> list[tuple[int, int | None]]:
+    """Seed and kicks of every PyVRP run started from ``module``, whose process
+    pool becomes a thread pool so the calls can be seen."""
+    seen: list[tuple[int, int | None]] = []
+    real_run = _engine.run
+
+    def run(data, **kwargs):
+        seen.append((kwargs["seed"], kwargs.get("kicks")))
+        return real_run(data, **kwargs)
+
+    monkeypatch.setattr(_engine, "run", run)
+    monkeypatch.setattr(module, "ProcessPoolExecutor", ThreadPoolExecutor)
+    return seen
+
+
 def test_a_run_without_kicks_is_plain_pyvrp():
     """Same seed, same iterations: the very solution PyVRP's solve() finds."""
     data = read_file(CVRP).data
@@ -63,6 +78,7 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
             deadline=time.monotonic() + LATER,
             max_iterations=300,
             pool=pool,
+            kicks=_engine.portfolio(2),
         )
     assert race.is_feasible()
     assert _engine.objective(data, race) <= _engine.objective(data, plain)
@@ -70,19 +86,10 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
 
 def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
     """plan() with two workers races two seeds with PyVRP's own setting: on
-    generated Lagos days short kicks rode 1-12% further (threads stand in for
-    the processes so the calls can be seen)."""
+    generated Lagos days short kicks rode 0.7-12% further."""
     from routes_planner import solver
 
-    seen: list[tuple[int, int | None]] = []
-    real_run = _engine.run
-
-    def run(data, **kwargs):
-        seen.append((kwargs["seed"], kwargs.get("kicks")))
-        return real_run(data, **kwargs)
-
-    monkeypatch.setattr(_engine, "run", run)
-    monkeypatch.setattr(solver, "ProcessPoolExecutor", ThreadPoolExecutor)
+    seen = _record_runs(monkeypatch, solver)
     hub = Hub("yaba", 6.5095, 3.3711)
     stops = [
         Stop(f"s{i}", hub.lat + 0.003 * (i % 4), hub.lon + 0.003 * (i // 4), 5.0)
@@ -93,3 +100,14 @@ def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
     result = plan(Problem(stops, bikes, [hub]), params, seed=11, time_limit_s=5.0)
     assert result.unplanned == ()
     assert sorted(seen, key=lambda s: s[0]) == [(11, None), (12, None)]
+
+
+def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
+    """A benchmark file under 400 customers: one search of each kind, the first
+    with the seed asked for."""
+    from routes_planner import vrplib
+
+    seen = _record_runs(monkeypatch, vrplib)
+    result = vrplib.solve_file(CVRP, 1.0, seed=5, n_workers=2)
+    assert result.feasible
+    assert sorted(seen) == [(5, None), (6, _engine.SHORT_KICKS)]
