@@ -224,9 +224,10 @@ def _cooperative(
 ) -> Solution:
     """Search with several processes: independent seeds, then split by routes.
 
-    Small instances get one run per worker and keep the best. Big ones (where
-    a single search is far from converged at short budgets) first do that for
-    a while, then repeatedly split the best solution's routes into
+    Small instances get one run per worker and keep the best, the first with
+    PyVRP's own setting and the second with short kicks. Big ones (where
+    a single search is far from converged at short budgets) first race seeds
+    with PyVRP's setting for a while, then repeatedly split the best solution's routes into
     ``n_workers`` angular groups around the depot and improve each group as
     its own instance in parallel, warm-started from its routes so no group
     gets worse; each rendezvous rotates the split so routes meet new neighbours.
