@@ -1,5 +1,7 @@
 """The layer over PyVRP: `recoop solve` races PyVRP's own setting and short kicks."""
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +13,7 @@ from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, _engine, pla
 from routes_planner.vrplib import read_file
 
 CVRP = Path(__file__).parent / "data" / "X-n101-k25.vrp"
+SOLOMON = Path(__file__).parent / "data" / "C101.txt"
 LATER = 3_600.0  # a deadline no test reaches: the iteration caps stop the runs
 
 
@@ -66,6 +69,15 @@ def test_parallel_searches_alternate_pyvrps_setting_and_short_kicks():
     assert _engine.portfolio(3) == [None, _engine.SHORT_KICKS, None]
 
 
+def test_with_time_windows_every_search_keeps_pyvrps_setting():
+    assert _engine.portfolio(2, windows=True) == [None, None]
+
+
+def test_time_windows_are_told_from_the_data():
+    assert not _engine.has_windows(read_file(CVRP).data)
+    assert _engine.has_windows(read_file(SOLOMON).data)
+
+
 def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
     """The first search of a race is plain PyVRP, so at equal iterations the race
     costs at most what PyVRP alone finds with that seed."""
@@ -111,3 +123,35 @@ def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
     result = vrplib.solve_file(CVRP, 1.0, seed=5, n_workers=2)
     assert result.feasible
     assert sorted(seen) == [(5, None), (6, _engine.SHORT_KICKS)]
+
+
+def test_recoop_solve_races_two_seeds_of_pyvrps_setting_with_time_windows(
+    monkeypatch,
+):
+    from routes_planner import vrplib
+
+    seen = _record_runs(monkeypatch, vrplib)
+    result = vrplib.solve_file(SOLOMON, 1.0, seed=5, n_workers=2)
+    assert result.feasible
+    assert sorted(seen) == [(5, None), (6, None)]
+
+
+def test_recoop_solve_counts_its_budget_from_the_process_start():
+    """A new process finds how long ago it started (its imports, here); a
+    process older than a start-up, such as this test run, counts from now."""
+    from routes_planner.vrplib import process_started
+
+    code = (
+        "import time\n"
+        "from routes_planner.vrplib import process_started\n"
+        "print(time.monotonic() - process_started())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert 0.0 < float(out.stdout) < 3.0
+    if time.monotonic() - _engine_loaded > 3.0:
+        assert time.monotonic() - process_started() < 0.5
+
+
+_engine_loaded = time.monotonic()
