@@ -235,7 +235,7 @@ def _cooperative(
 
     Small instances get one run per worker and keep the best, the first with
     PyVRP's own setting and the second with short kicks (without time windows)
-    or PyVRP's setting from the next seed (with them). Big ones (where
+    or a short history (with them). Big ones (where
     a single search is far from converged at short budgets) first race seeds
     with PyVRP's setting for a while, then repeatedly split the best solution's routes into
     ``n_workers`` angular groups around the depot and improve each group as
@@ -247,12 +247,12 @@ def _cooperative(
     seeds = [seed + w for w in range(n_workers)]
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         if data.num_clients < _SPLIT_ABOVE:
-            # PyVRP's own setting races short kicks, or another seed of itself
-            # when there are time windows (see _engine.SHORT_KICKS).
+            # PyVRP's own setting races short kicks, or a short history when
+            # there are time windows (see _engine.SHORT_KICKS).
             windows = _engine.has_windows(data)
-            kicks = _engine.portfolio(n_workers, windows=windows)
+            searches = _engine.portfolio(n_workers, windows=windows)
             return _engine.best_of_seeds(
-                data, seeds, deadline=deadline, pool=pool, kicks=kicks
+                data, seeds, deadline=deadline, pool=pool, searches=searches
             )
         now = time.monotonic()
         first_end = now + _FIRST_PHASE * (deadline - now)

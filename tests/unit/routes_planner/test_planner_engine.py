@@ -1,4 +1,5 @@
-"""The layer over PyVRP: `recoop solve` races PyVRP's own setting and short kicks."""
+"""The layer over PyVRP: `recoop solve` races PyVRP's own setting against short
+kicks (no time windows) or a short history (time windows)."""
 
 import subprocess
 import sys
@@ -6,7 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from pyvrp.solve import solve
+from pyvrp.solve import SolveParams, solve
 from pyvrp.stop import MaxIterations
 
 from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, _engine, plan
@@ -21,14 +22,14 @@ def _routes(solution) -> list[list[int]]:
     return [[a.idx for a in r if a.is_client()] for r in solution.routes()]
 
 
-def _record_runs(monkeypatch, module) -> list[tuple[int, int | None]]:
-    """Seed and kicks of every PyVRP run started from ``module``, whose process
+def _record_runs(monkeypatch, module) -> list[tuple[int, _engine.Search]]:
+    """Seed and setting of every PyVRP run started from ``module``, whose process
     pool becomes a thread pool so the calls can be seen."""
-    seen: list[tuple[int, int | None]] = []
+    seen: list[tuple[int, _engine.Search]] = []
     real_run = _engine.run
 
     def run(data, **kwargs):
-        seen.append((kwargs["seed"], kwargs.get("kicks")))
+        seen.append((kwargs["seed"], kwargs.get("search", _engine.PYVRP)))
         return real_run(data, **kwargs)
 
     monkeypatch.setattr(_engine, "run", run)
@@ -36,7 +37,7 @@ def _record_runs(monkeypatch, module) -> list[tuple[int, int | None]]:
     return seen
 
 
-def test_a_run_without_kicks_is_plain_pyvrp():
+def test_a_run_with_pyvrps_setting_is_plain_pyvrp():
     """Same seed, same iterations: the very solution PyVRP's solve() finds."""
     data = read_file(CVRP).data
     ours = _engine.run(
@@ -46,31 +47,37 @@ def test_a_run_without_kicks_is_plain_pyvrp():
     assert _routes(ours) == _routes(plain)
 
 
-def test_short_kicks_change_the_search():
-    """Capping the perturbation is passed on to PyVRP: the same seed searches
-    elsewhere, and still finds a feasible solution."""
-    data = read_file(CVRP).data
+SHORT_KICKS = _engine.Search(kicks=_engine.SHORT_KICKS)
+SHORT_HISTORY = _engine.Search(history=_engine.SHORT_HISTORY)
+
+
+def test_short_kicks_and_a_short_history_change_the_search():
+    """Each setting is passed on to PyVRP: the same seed searches elsewhere,
+    and still finds a feasible solution."""
     deadline = time.monotonic() + LATER
-    plain = _engine.run(data, seed=7, deadline=deadline, max_iterations=300)
-    short = _engine.run(
-        data,
-        seed=7,
-        deadline=deadline,
-        max_iterations=300,
-        kicks=_engine.SHORT_KICKS,
-    )
-    assert short.is_feasible()
-    assert _routes(short) != _routes(plain)
+    data = read_file(CVRP).data
+    for setting in [SHORT_KICKS, SHORT_HISTORY]:
+        plain = _engine.run(data, seed=7, deadline=deadline, max_iterations=300)
+        other = _engine.run(
+            data, seed=7, deadline=deadline, max_iterations=300, search=setting
+        )
+        assert other.is_feasible()
+        assert _routes(other) != _routes(plain)
 
 
-def test_parallel_searches_alternate_pyvrps_setting_and_short_kicks():
-    assert _engine.portfolio(1) == [None]
-    assert _engine.portfolio(2) == [None, _engine.SHORT_KICKS]
-    assert _engine.portfolio(3) == [None, _engine.SHORT_KICKS, None]
+def test_settings_reach_pyvrps_parameters():
+    assert SHORT_HISTORY.params().ils.history_length == _engine.SHORT_HISTORY
+    assert SHORT_KICKS.params().perturbation.max_perturbations == (_engine.SHORT_KICKS)
+    default = _engine.PYVRP.params()
+    assert default.ils.history_length == SolveParams().ils.history_length
 
 
-def test_with_time_windows_every_search_keeps_pyvrps_setting():
-    assert _engine.portfolio(2, windows=True) == [None, None]
+def test_parallel_searches_alternate_pyvrps_setting_and_another():
+    pyvrp = _engine.PYVRP
+    assert _engine.portfolio(1) == [pyvrp]
+    assert _engine.portfolio(2) == [pyvrp, SHORT_KICKS]
+    assert _engine.portfolio(3) == [pyvrp, SHORT_KICKS, pyvrp]
+    assert _engine.portfolio(2, windows=True) == [pyvrp, SHORT_HISTORY]
 
 
 def test_time_windows_are_told_from_the_data():
@@ -90,7 +97,7 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
             deadline=time.monotonic() + LATER,
             max_iterations=300,
             pool=pool,
-            kicks=_engine.portfolio(2),
+            searches=_engine.portfolio(2),
         )
     assert race.is_feasible()
     assert _engine.objective(data, race) <= _engine.objective(data, plain)
@@ -111,7 +118,8 @@ def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
     params = PlannerParams(n_workers=2, max_iterations=200)
     result = plan(Problem(stops, bikes, [hub]), params, seed=11, time_limit_s=5.0)
     assert result.unplanned == ()
-    assert sorted(seen, key=lambda s: s[0]) == [(11, None), (12, None)]
+    pyvrp = _engine.PYVRP
+    assert sorted(seen, key=lambda s: s[0]) == [(11, pyvrp), (12, pyvrp)]
 
 
 def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
@@ -122,18 +130,16 @@ def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
     seen = _record_runs(monkeypatch, vrplib)
     result = vrplib.solve_file(CVRP, 1.0, seed=5, n_workers=2)
     assert result.feasible
-    assert sorted(seen) == [(5, None), (6, _engine.SHORT_KICKS)]
+    assert sorted(seen, key=lambda s: s[0]) == [(5, _engine.PYVRP), (6, SHORT_KICKS)]
 
 
-def test_recoop_solve_races_two_seeds_of_pyvrps_setting_with_time_windows(
-    monkeypatch,
-):
+def test_recoop_solve_races_a_short_history_with_time_windows(monkeypatch):
     from routes_planner import vrplib
 
     seen = _record_runs(monkeypatch, vrplib)
     result = vrplib.solve_file(SOLOMON, 1.0, seed=5, n_workers=2)
     assert result.feasible
-    assert sorted(seen) == [(5, None), (6, None)]
+    assert sorted(seen, key=lambda s: s[0]) == [(5, _engine.PYVRP), (6, SHORT_HISTORY)]
 
 
 def test_recoop_solve_counts_its_budget_from_the_process_start():
