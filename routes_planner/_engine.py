@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -15,12 +16,17 @@ from pyvrp.solve import SolveParams, solve
 # setting (the first search, with plain PyVRP's seed, so it follows plain
 # PyVRP's very trajectory) against a second setting chosen for the instance:
 #
-# - Short kicks (no time windows). PyVRP perturbs its current solution with 1 to
-#   25 random moves before each local search; at most SHORT_KICKS moves make
-#   smaller, about four times cheaper steps. In 10 s on X-n200-k36 (ten seeds)
-#   they came within 0.9-1.0% of the best known cost, PyVRP's setting within
-#   2.1-2.2%; on X-n101-k25, X-n502-k39 and two generated 200-customer files
-#   they did 0.3-2.8% worse, and there the race is as good as its first search.
+# - Short kicks (no time windows, routes of at most SHORT_ROUTE clients). PyVRP
+#   perturbs its current solution with 1 to 25 random moves before each local
+#   search; at most SHORT_KICKS moves make smaller, about four times cheaper
+#   steps. In 10 s on X-n200-k36 (5.5 clients a route) they came within 0.95%
+#   of the best known cost over seven seeds, PyVRP's setting within 2.2% (over
+#   three other seeds, 0.55% against 2.1%).
+#   On the generated 200-customer files of 12 and 20 clients a route they did
+#   2.8% and 2.7% worse (three seeds), and 0.3% worse on X-n101-k25 (4 a route,
+#   where both searches reach the best known cost in most runs).
+# - PyVRP's setting from the next seed (no time windows, longer routes): a
+#   second sample of plain PyVRP's search, as strong as the first.
 # - A short history (time windows). PyVRP accepts a candidate no worse than the
 #   solution of SHORT_HISTORY iterations before (late acceptance), with 300 by
 #   default. On Solomon-type files of 200 and 300 customers (six seeds at 10 s)
@@ -33,6 +39,7 @@ from pyvrp.solve import SolveParams, solve
 # history 1.5% further (six seeds).
 SHORT_KICKS = 5
 SHORT_HISTORY = 100
+SHORT_ROUTE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +144,28 @@ def run(
     return result.best
 
 
-def portfolio(n_searches: int, *, windows: bool = False) -> list[Search]:
-    """How each of ``n_searches`` parallel searches runs: PyVRP's own setting
-    first, then short kicks (or, with time ``windows``, a short history),
-    alternately."""
-    other = Search(history=SHORT_HISTORY) if windows else Search(kicks=SHORT_KICKS)
+def portfolio(data: ProblemData, n_searches: int) -> list[Search]:
+    """How each of ``n_searches`` parallel searches on ``data`` runs: PyVRP's own
+    setting first, then the one that complements it best, alternately: a short
+    history with time windows, short kicks on short routes, else PyVRP's own
+    setting (from another seed)."""
+    if has_windows(data):
+        other = Search(history=SHORT_HISTORY)
+    elif clients_per_route(data) <= SHORT_ROUTE:
+        other = Search(kicks=SHORT_KICKS)
+    else:
+        other = PYVRP
     return [PYVRP if i % 2 == 0 else other for i in range(n_searches)]
+
+
+def clients_per_route(data: ProblemData) -> float:
+    """Clients per route when every route is as full as the largest vehicle
+    allows (by the first load dimension; all clients when there is none)."""
+    if data.num_load_dimensions == 0:
+        return float(data.num_clients)
+    capacity = max(vt.capacity[0] for vt in data.vehicle_types())
+    load = sum(max(c.delivery[0], c.pickup[0]) for c in data.clients())
+    return data.num_clients / max(1, math.ceil(load / max(capacity, 1)))
 
 
 def has_windows(data: ProblemData) -> bool:

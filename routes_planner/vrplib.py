@@ -234,8 +234,8 @@ def _cooperative(
     """Search with several processes: independent seeds, then split by routes.
 
     Small instances get one run per worker and keep the best, the first with
-    PyVRP's own setting and the second with short kicks (without time windows)
-    or a short history (with them). Big ones (where
+    PyVRP's own setting and the second with short kicks, a short history or
+    PyVRP's setting again, by the instance (see ``_engine.portfolio``). Big ones (where
     a single search is far from converged at short budgets) first race seeds
     with PyVRP's setting for a while, then repeatedly split the best solution's routes into
     ``n_workers`` angular groups around the depot and improve each group as
@@ -247,10 +247,9 @@ def _cooperative(
     seeds = [seed + w for w in range(n_workers)]
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         if data.num_clients < _SPLIT_ABOVE:
-            # PyVRP's own setting races short kicks, or a short history when
-            # there are time windows (see _engine.SHORT_KICKS).
-            windows = _engine.has_windows(data)
-            searches = _engine.portfolio(n_workers, windows=windows)
+            # PyVRP's own setting races the setting that complements it on
+            # this instance (see _engine.SHORT_KICKS).
+            searches = _engine.portfolio(data, n_workers)
             return _engine.best_of_seeds(
                 data, seeds, deadline=deadline, pool=pool, searches=searches
             )

@@ -74,10 +74,24 @@ def test_settings_reach_pyvrps_parameters():
 
 def test_parallel_searches_alternate_pyvrps_setting_and_another():
     pyvrp = _engine.PYVRP
-    assert _engine.portfolio(1) == [pyvrp]
-    assert _engine.portfolio(2) == [pyvrp, SHORT_KICKS]
-    assert _engine.portfolio(3) == [pyvrp, SHORT_KICKS, pyvrp]
-    assert _engine.portfolio(2, windows=True) == [pyvrp, SHORT_HISTORY]
+    cvrp = read_file(CVRP).data  # X-n101-k25: 4 clients a route
+    assert _engine.portfolio(cvrp, 1) == [pyvrp]
+    assert _engine.portfolio(cvrp, 2) == [pyvrp, SHORT_KICKS]
+    assert _engine.portfolio(cvrp, 3) == [pyvrp, SHORT_KICKS, pyvrp]
+    windows = read_file(SOLOMON).data
+    assert _engine.portfolio(windows, 2) == [pyvrp, SHORT_HISTORY]
+
+
+def test_long_routes_race_two_seeds_of_pyvrps_setting():
+    data = read_file(CVRP).data
+    roomy = data.replace(
+        vehicle_types=[
+            vt.replace(capacity=[10 * vt.capacity[0]]) for vt in data.vehicle_types()
+        ]
+    )
+    assert _engine.clients_per_route(data) == 4.0
+    assert _engine.clients_per_route(roomy) > _engine.SHORT_ROUTE
+    assert _engine.portfolio(roomy, 2) == [_engine.PYVRP, _engine.PYVRP]
 
 
 def test_time_windows_are_told_from_the_data():
@@ -97,7 +111,7 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
             deadline=time.monotonic() + LATER,
             max_iterations=300,
             pool=pool,
-            searches=_engine.portfolio(2),
+            searches=_engine.portfolio(data, 2),
         )
     assert race.is_feasible()
     assert _engine.objective(data, race) <= _engine.objective(data, plain)
