@@ -235,12 +235,13 @@ def _cooperative(
 
     Small instances get one run per worker and keep the best, the first with
     PyVRP's own setting and the second with short kicks, a short history or
-    PyVRP's setting again, by the instance (see ``_engine.portfolio``). Big ones (where
-    a single search is far from converged at short budgets) first race seeds
-    with PyVRP's setting for a while, then repeatedly split the best solution's routes into
-    ``n_workers`` angular groups around the depot and improve each group as
-    its own instance in parallel, warm-started from its routes so no group
-    gets worse; each rendezvous rotates the split so routes meet new neighbours.
+    PyVRP's setting again, by the instance (see ``_engine.portfolio``). Big
+    ones (where a single search is far from converged at short budgets) first
+    race seeds with PyVRP's setting for a while, then repeatedly split the best
+    solution's routes into ``n_workers`` angular groups around the depot and
+    improve each group as its own instance in parallel, warm-started from its
+    routes so no group gets worse; each rendezvous rotates the split so routes
+    meet new neighbours.
     """
     if n_workers <= 1:
         return _engine.run(data, seed=seed, deadline=deadline)
@@ -248,7 +249,7 @@ def _cooperative(
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         if data.num_clients < _SPLIT_ABOVE:
             # PyVRP's own setting races the setting that complements it on
-            # this instance (see _engine.SHORT_KICKS).
+            # this instance (see _engine.portfolio and the figures above it).
             searches = _engine.portfolio(data, n_workers)
             return _engine.best_of_seeds(
                 data, seeds, deadline=deadline, pool=pool, searches=searches
