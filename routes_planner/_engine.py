@@ -104,7 +104,8 @@ class Deadline:
         return now >= self.at
 
 
-# What PyVRP's cost evaluator gives an infeasible solution (the largest int64).
+# What PyVRP's cost evaluator gives an infeasible solution (the largest int64,
+# also the default close of a time window).
 _NO_PLAN = 2**63 - 1
 
 
@@ -170,11 +171,8 @@ def clients_per_route(data: ProblemData) -> float:
 
 def has_windows(data: ProblemData) -> bool:
     """Whether any client of ``data`` has a time window."""
-    return any(c.tw_early > 0 or c.tw_late < _NO_WINDOW for c in data.clients())
-
-
-# PyVRP's default late end of a time window (the largest int64).
-_NO_WINDOW = 2**63 - 1
+    # A window that closes at the largest int64 is PyVRP's default: none.
+    return any(c.tw_early > 0 or c.tw_late < _NO_PLAN for c in data.clients())
 
 
 def _run_job(
