@@ -790,6 +790,8 @@ def _solve_part(job: _Job) -> _PartResult:
         required = solution is not None
     if solution is None:
         solution = _search(data, fleet, params, job.seed, deadline, initial)
+        if not solution.is_feasible():
+            solution = _feasible_part(data, solution, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
     served = {v.stop_id for r in rounds for v in r.visits}
     left_out += [Unplanned(s.id, NO_CAPACITY) for s in kept if s.id not in served]
@@ -808,7 +810,7 @@ def _screen(
     """Which stops some bike could serve on a trip of its own, and why not if none."""
     n_hubs = len(hubs)
     kg = np.array([s.expected_kg for s in stops])
-    service = np.array([round(s.service_min * 60) for s in stops], dtype=np.int64)
+    service = np.array([_service_s(s) for s in stops], dtype=np.int64)
     has_window = np.array([s.window is not None for s in stops])
     early = np.array([s.window[0] * 60 if s.window else 0 for s in stops], np.int64)
     late = np.array(
@@ -867,6 +869,12 @@ def _prize(stop: Stop, params: PlannerParams) -> int:
     return round(params.base_prize_m * factor * COST_PER_METRE)
 
 
+def _service_s(stop: Stop) -> int:
+    """A stop's service time in whole seconds, rounded up: the model works in
+    seconds, and a plan must never promise a bike back sooner than it can be."""
+    return math.ceil(stop.service_min * 60 - 1e-9)
+
+
 def _grams(kg: float) -> int:
     # Rounded up, so integer loads never understate the real weight.
     return math.ceil(kg * 1000 - 1e-9)
@@ -887,7 +895,7 @@ def _problem_data(
         Client(
             location=len(hubs) + i,
             pickup=[_grams(s.expected_kg)],
-            service_duration=round(s.service_min * 60),
+            service_duration=_service_s(s),
             tw_early=s.window[0] * 60 if s.window else 0,
             tw_late=s.window[1] * 60 if s.window else _NO_LIMIT,
             prize=_prize(s, params),
@@ -1032,20 +1040,39 @@ def _plain_search(
     return _carried_over(data, found) if found.is_feasible() else None
 
 
+def _feasible_part(
+    data: ProblemData, solution: Solution, initial: Solution | None
+) -> Solution:
+    """A feasible plan from a search that ended without one (a short search on
+    a day whose must-serve prizes outweigh its first load penalties can): its
+    feasible rounds, or the warm start's plan when that is worth more. The stops
+    of the rounds dropped are left out for lack of capacity."""
+    kept = Solution(
+        data, _rebuilt(data, [r for r in solution.routes() if r.is_feasible()])
+    )
+    if initial is not None and _engine.objective(data, initial) < _engine.objective(
+        data, kept
+    ):
+        return initial
+    return kept
+
+
 def _carried_over(data: ProblemData, solution: Solution) -> Solution:
     """The same routes as a solution of ``data`` (same clients, depots and vehicle
     types, other limits or costs)."""
-    return Solution(
-        data,
-        [
-            Route(
-                data,
-                [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
-                route.vehicle_type(),
-            )
-            for route in solution.routes()
-        ],
-    )
+    return Solution(data, _rebuilt(data, solution.routes()))
+
+
+def _rebuilt(data: ProblemData, routes: Sequence[Route]) -> list[Route]:
+    """Routes of another solution, visit for visit, as routes of ``data``."""
+    return [
+        Route(
+            data,
+            [Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
+            route.vehicle_type(),
+        )
+        for route in routes
+    ]
 
 
 def _warm_start(

@@ -563,3 +563,37 @@ def test_a_day_in_groups_with_an_iteration_budget_is_reproducible(monkeypatch):
     assert cuts == [2] * 8  # four turns per plan
     _assert_feasible(problem, first)
     assert first == second
+
+
+def test_a_search_that_ends_without_a_plan_keeps_its_feasible_rounds():
+    """Two must-serve stops of 21 kg, one bike of 21 kg without reloads and one of
+    20 kg: a short search ends with the second stop on the small bike; the plan
+    keeps the feasible round and leaves that stop out (found by hypothesis)."""
+    bikes = [
+        _bike("small", capacity_kg=20.0, shift_end_min=510),
+        _bike("big", capacity_kg=21.0, shift_end_min=510, max_reloads=0),
+    ]
+    stops = [
+        Stop(f"s{i}", HUB.lat + 0.001 * i, HUB.lon, expected_kg=21.0, waiting_days=3)
+        for i in range(2)
+    ]
+    problem = Problem(stops, bikes, [HUB])
+    result = plan(problem, PlannerParams(n_workers=1, max_iterations=300), seed=0)
+    assert (
+        check_feasible(
+            problem, result, distances=GreatCircle(), allow_unplanned_must_serve=True
+        )
+        == []
+    )
+    assert [(r.bike_id, len(r.visits)) for r in result.rounds] == [("big", 1)]
+    assert [u.reason for u in result.unplanned] == [NO_CAPACITY]
+
+
+def test_service_times_in_fractions_of_a_second_never_bring_a_bike_back_early():
+    """The model works in whole seconds; a service of 2.3 s counts as 3 s, so the
+    plan never has a bike back sooner than it could be (found by hypothesis)."""
+    stop = Stop("s0", HUB.lat, HUB.lon, expected_kg=1.0, service_min=0.0390625)
+    problem = Problem([stop], [_bike()], [HUB])
+    result = plan(problem, QUICK, seed=0)
+    _assert_feasible(problem, result)
+    assert result.unplanned == ()
