@@ -9,7 +9,15 @@ from functools import partial
 
 import httpx
 
-from service import collector_round, handlers, money, money_batch, planning, review
+from service import (
+    collector_round,
+    fleet,
+    handlers,
+    money,
+    money_batch,
+    planning,
+    review,
+)
 from service.auth import Auth
 from service.bus import MessageBus
 from service.clock import Clock, SystemClock
@@ -38,6 +46,9 @@ from service.domain.commands import (
     SendSms,
     SetRate,
     SetWeeklyDay,
+    UpdateBike,
+    UpdateCollector,
+    UpdateHub,
 )
 from service.gateways import PayoutProvider, SmsGateway
 from service.gateways.geocoding import Geocoder, GeopyGeocoder, NoGeocoder
@@ -233,8 +244,11 @@ def build(
                 settings=settings,
                 geocoder=geocoder,
             ),
-            AddHub: partial(planning.add_hub, clock=clock),
-            AddBike: partial(planning.add_bike, clock=clock),
+            AddHub: partial(fleet.add_hub, clock=clock),
+            AddBike: partial(fleet.add_bike, clock=clock),
+            UpdateHub: partial(fleet.update_hub, clock=clock),
+            UpdateBike: partial(fleet.update_bike, clock=clock),
+            UpdateCollector: partial(fleet.update_collector, clock=clock),
             PinLocation: partial(planning.pin_location, clock=clock),
             SetWeeklyDay: partial(planning.set_weekly_day, clock=clock),
             LogWeightsBatch: partial(

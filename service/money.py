@@ -37,6 +37,7 @@ from service.ledger.postings import (
 )
 from service.persistence import money as db
 from service.persistence.ledger import Ledger
+from service.persistence.planning import pin_first_visits
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
 
@@ -244,6 +245,7 @@ async def weigh(
         created_at=now,
         items=[(m, g, rates[m]) for m, g in cmd.items],
     )
+    await pin_first_visits(conn, [(pickup.household_id, cmd.lat, cmd.lon)], now)
     body = weighing_body(cmd, weighing_id, pickup.household_id, credit, False)
     receipt_key = f"receipt:{weighing_id}"
     text = receipt_text(pickup.language, total_grams, credit, balance.available)

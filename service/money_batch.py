@@ -29,6 +29,7 @@ from service.money import (
 )
 from service.persistence import money as db
 from service.persistence.ledger import Credit, Ledger
+from service.persistence.planning import pin_first_visits
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
 
@@ -254,6 +255,14 @@ async def _weigh_all(
         ],
     )
     wid = dict(zip(to_weigh, weighing_ids, strict=True))
+    await pin_first_visits(
+        conn,
+        [
+            (closed[items[i].pickup_code].household_id, items[i].lat, items[i].lon)
+            for i in to_weigh
+        ],
+        now,
+    )
     await db.add_weighing_items(
         conn,
         [

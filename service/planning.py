@@ -10,20 +10,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
 
-import sqlalchemy as sa
-
 from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, plan
 from service.clock import Clock
 from service.domain.commands import (
-    AddBike,
-    AddHub,
     LocateHouseholds,
     PinLocation,
     PlanDay,
     SendReminders,
     SetWeeklyDay,
 )
-from service.domain.errors import AlreadyExists, InvalidInput, NotFound
+from service.domain.errors import InvalidInput, NotFound
 from service.domain.events import SmsQueued
 from service.domain.model import new_pickup_code
 from service.domain.replies import render
@@ -32,11 +28,8 @@ from service.metrics import Metrics
 from service.persistence import planning as pdb
 from service.persistence.db import READONLY, Database
 from service.persistence.tables import (
-    bikes,
-    collectors,
     geocode_cache,
     households,
-    hubs,
 )
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
@@ -73,11 +66,21 @@ class PlanSummary:
 
 
 def window_around(
-    arrival_min: float, shift_start: int, shift_end: int
+    arrival_min: float,
+    shift_start: int,
+    shift_end: int,
+    not_before: int | None = None,
 ) -> tuple[int, int]:
-    """A two-hour window on the half hour that contains the planned arrival."""
+    """A two-hour window on the half hour that contains the planned arrival.
+
+    ``not_before`` (a re-plan during the day: minutes after midnight) keeps the
+    window from opening before the re-plan: it then opens on the half hour
+    before it, which is still no later than the arrival.
+    """
     start = int((arrival_min - WINDOW_MIN / 2) // 30 * 30)
     start = max(shift_start, min(start, shift_end - WINDOW_MIN))
+    if not_before is not None:
+        start = max(start, min(not_before // 30 * 30, int(arrival_min)))
     start = max(0, min(start, 24 * 60 - WINDOW_MIN))
     return start, start + WINDOW_MIN
 
@@ -187,7 +190,10 @@ async def plan_day(
             for seq, (trip_no, visit) in enumerate(visits, start=1):
                 pickup = by_id[visit.stop_id]
                 start, end = window_around(
-                    visit.arrival_min, bike.shift_start_min, bike.shift_end_min
+                    visit.arrival_min,
+                    bike.shift_start_min,
+                    bike.shift_end_min,
+                    not_before=cmd.from_min,
                 )
                 stop_rows.append(
                     {
@@ -220,7 +226,9 @@ async def plan_day(
                             code=pickup.code,
                         ),
                         key=f"sched:{pickup.id}:{cmd.day}:{start}",
-                        expires_at=local_instant(clock, cmd.day, start),
+                        # Still worth sending while the window is open (a
+                        # re-plan during the day texts windows already begun).
+                        expires_at=local_instant(clock, cmd.day, end),
                     )
                 )
                 summary.notified += 1
@@ -433,71 +441,3 @@ async def set_weekly_day(cmd: SetWeeklyDay, uow: UnitOfWork, *, clock: Clock) ->
         if result.rowcount != 1:
             raise NotFound(f"no household {cmd.household_id}")
         await uow.commit()
-
-
-async def add_hub(cmd: AddHub, uow: UnitOfWork, *, clock: Clock) -> int:
-    if not (-90 <= cmd.lat <= 90 and -180 <= cmd.lon <= 180) or not cmd.name.strip():
-        raise InvalidInput("a hub needs a name and a valid lat/lon")
-    name = cmd.name.strip()[:80]
-    async with uow:
-        taken = await uow.conn.execute(sa.select(hubs.c.id).where(hubs.c.name == name))
-        if taken.first() is not None:
-            raise AlreadyExists(f"a hub named {name!r} already exists")
-        hub_id = (
-            await uow.conn.execute(
-                hubs.insert()
-                .values(
-                    name=cmd.name.strip()[:80],
-                    lat=cmd.lat,
-                    lon=cmd.lon,
-                    created_at=clock.now(),
-                )
-                .returning(hubs.c.id)
-            )
-        ).scalar_one()
-        await uow.commit()
-    return int(hub_id)
-
-
-async def add_bike(cmd: AddBike, uow: UnitOfWork, *, clock: Clock) -> int:
-    if cmd.capacity_kg <= 0 or cmd.speed_kmh <= 0:
-        raise InvalidInput("capacity_kg and speed_kmh must be positive")
-    if not 0 <= cmd.shift_start_min < cmd.shift_end_min <= 24 * 60:
-        raise InvalidInput("the shift must start before it ends, within the day")
-    async with uow:
-        exists = (
-            await uow.conn.execute(hubs.select().where(hubs.c.id == cmd.hub_id))
-        ).first()
-        if exists is None:
-            raise NotFound(f"no hub {cmd.hub_id}")
-        name = cmd.name.strip()[:80]
-        taken = await uow.conn.execute(
-            sa.select(bikes.c.id).where(bikes.c.name == name)
-        )
-        if taken.first() is not None:
-            raise AlreadyExists(f"a bike named {name!r} already exists")
-        if cmd.collector_id is not None:
-            found = await uow.conn.execute(
-                sa.select(collectors.c.id).where(collectors.c.id == cmd.collector_id)
-            )
-            if found.first() is None:
-                raise NotFound(f"no collector {cmd.collector_id}")
-        bike_id = (
-            await uow.conn.execute(
-                bikes.insert()
-                .values(
-                    name=cmd.name.strip()[:80],
-                    hub_id=cmd.hub_id,
-                    capacity_kg=cmd.capacity_kg,
-                    shift_start_min=cmd.shift_start_min,
-                    shift_end_min=cmd.shift_end_min,
-                    speed_kmh=cmd.speed_kmh,
-                    collector_id=cmd.collector_id,
-                    active=True,
-                    created_at=clock.now(),
-                )
-                .returning(bikes.c.id)
-            )
-        ).scalar_one()
-        await uow.commit()
-    return int(bike_id)

@@ -64,6 +64,9 @@ class Views:
             households.c.language,
             households.c.status,
             households.c.created_at,
+            households.c.lat,
+            households.c.lon,
+            households.c.location_source,
         )
         rows, nxt = await self._page(stmt, households.c.id, after, limit)
         items = [
@@ -75,6 +78,9 @@ class Views:
                 "language": r.language,
                 "status": r.status,
                 "created_at": _iso(r.created_at),
+                "lat": r.lat,
+                "lon": r.lon,
+                "location_source": r.location_source,
             }
             for r in rows
         ]
@@ -465,7 +471,7 @@ class MoneyViews:
 
 
 class PlanningViews:
-    """Read-side queries for hubs, bikes, rounds and unlocated households."""
+    """Read-side queries for hubs, bikes, collectors, rounds and unlocated households."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -491,6 +497,29 @@ class PlanningViews:
                 "speed_kmh": r.speed_kmh,
                 "collector_id": r.collector_id,
                 "active": r.active,
+            }
+            for r in rows
+        ]
+
+    async def collectors(self) -> list[dict[str, Any]]:
+        from service.persistence.tables import bikes, collectors
+
+        rows = await Views(self.db)._rows(
+            sa.select(collectors).order_by(collectors.c.id)
+        )
+        ridden = await Views(self.db)._rows(
+            sa.select(bikes.c.id, bikes.c.collector_id)
+            .where(bikes.c.collector_id.is_not(None))
+            .order_by(bikes.c.id)
+        )
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "phone": r.phone,
+                "active": r.active,
+                "bike_ids": [b.id for b in ridden if b.collector_id == r.id],
+                "created_at": _iso(r.created_at),
             }
             for r in rows
         ]

@@ -1,4 +1,5 @@
-"""Planning endpoints: hubs, bikes, plans and rounds, re-plans, household locations."""
+"""Planning endpoints: hubs, bikes and collectors, plans and rounds, re-plans,
+household locations."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from service.domain.commands import (
     PinLocation,
     PlanDay,
     SetWeeklyDay,
+    UpdateBike,
+    UpdateCollector,
+    UpdateHub,
 )
 from webhooks.api_money import iso_date, run
 from webhooks.api_v1 import (
@@ -133,6 +137,91 @@ async def list_bikes(request: web.Request) -> web.Response:
     return web.json_response({"items": await request.app[DEPS].planning.bikes()})
 
 
+def _new_name(body: dict[str, Any]) -> str | None:
+    """The name to change to, if the body gives one."""
+    if "name" not in body:
+        return None
+    name = body["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError(400, "invalid_body", "name must be a non-empty string")
+    return name
+
+
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(400, "invalid_body", f"{name} must be true or false")
+    return value
+
+
+def _one(items: list[dict[str, Any]], item_id: int) -> dict[str, Any]:
+    return next(item for item in items if item["id"] == item_id)
+
+
+@requires("operator")
+async def patch_hub(request: web.Request) -> web.Response:
+    """Rename or move a hub; fields not given stay as they are."""
+    hub_id = path_id(request, "hub id")
+    body = await _json_body(request)
+    lat = _number(body, "lat", lo=-90, hi=90) if "lat" in body else None
+    lon = _number(body, "lon", lo=-180, hi=180) if "lon" in body else None
+    await run(request, UpdateHub(hub_id, _new_name(body), lat, lon))
+    hubs = await request.app[DEPS].planning.hubs()
+    return web.json_response(_one(hubs, hub_id))
+
+
+@requires("operator")
+async def patch_bike(request: web.Request) -> web.Response:
+    """Change a bike: hub, capacity, shift, speed, collector (null: none), or
+    ``active`` (false keeps it out of the next plans; today's stops move with a
+    re-plan). Fields not given stay as they are."""
+    bike_id = path_id(request, "bike id")
+    body = await _json_body(request)
+    change = UpdateBike(
+        bike_id,
+        name=_new_name(body),
+        hub_id=body_id(body, "hub_id") if "hub_id" in body else None,
+        capacity_kg=(
+            _number(body, "capacity_kg", above=0, hi=1000)
+            if "capacity_kg" in body
+            else None
+        ),
+        shift_start_min=(
+            _minutes(body, "shift_start", "") if "shift_start" in body else None
+        ),
+        shift_end_min=_minutes(body, "shift_end", "") if "shift_end" in body else None,
+        speed_kmh=(
+            _number(body, "speed_kmh", above=0, hi=100) if "speed_kmh" in body else None
+        ),
+        active=_flag(body, "active"),
+        set_collector="collector_id" in body,
+        collector_id=optional_body_id(body, "collector_id"),
+    )
+    await run(request, change)
+    bikes = await request.app[DEPS].planning.bikes()
+    return web.json_response(_one(bikes, bike_id))
+
+
+@requires("operator")
+async def list_collectors(request: web.Request) -> web.Response:
+    """Collectors, with the bikes they ride."""
+    return web.json_response({"items": await request.app[DEPS].planning.collectors()})
+
+
+@requires("operator")
+async def patch_collector(request: web.Request) -> web.Response:
+    """Rename a collector, or stop (``active`` false) or restore their phone's
+    access: a stopped collector can no longer sign in, log or miss."""
+    collector_id = path_id(request, "collector id")
+    body = await _json_body(request)
+    await run(
+        request,
+        UpdateCollector(collector_id, _new_name(body), _flag(body, "active")),
+    )
+    found = await request.app[DEPS].planning.collectors()
+    return web.json_response(_one(found, collector_id))
+
+
 @requires("operator")
 async def post_plan(request: web.Request) -> web.Response:
     """Plan a day now (the evening job does tomorrow by itself)."""
@@ -204,6 +293,10 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/hubs", list_hubs)
     app.router.add_post("/api/v1/bikes", post_bike)
     app.router.add_get("/api/v1/bikes", list_bikes)
+    app.router.add_patch("/api/v1/hubs/{id}", patch_hub)
+    app.router.add_patch("/api/v1/bikes/{id}", patch_bike)
+    app.router.add_get("/api/v1/collectors", list_collectors)
+    app.router.add_patch("/api/v1/collectors/{id}", patch_collector)
     app.router.add_post("/api/v1/plan", post_plan)
     app.router.add_get("/api/v1/rounds", get_rounds)
     app.router.add_post("/api/v1/rounds/replan", post_replan)

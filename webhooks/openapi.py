@@ -91,6 +91,15 @@ SCHEMAS: dict[str, Any] = {
             "language": {"type": "string", "enum": ["en", "pcm", "yo", "ha", "ig"]},
             "status": {"type": "string", "enum": ["active", "opted_out"]},
             "created_at": _TIME,
+            "lat": _nullable("number"),
+            "lon": _nullable("number"),
+            "location_source": {
+                "type": ["string", "null"],
+                "enum": ["pluscode", "geocoded", "failed", "gps", "operator", None],
+                "description": "where the location came from; null: not looked up "
+                "yet. geocoded and failed are rough: the first weighing with a GPS "
+                "fix replaces them",
+            },
         }
     ),
     "Pickup": _object(
@@ -271,6 +280,16 @@ SCHEMAS: dict[str, Any] = {
             "active": _BOOL,
         }
     ),
+    "Collector": _object(
+        {
+            "id": _INT,
+            "name": _STR,
+            "phone": {"type": "string", "description": "E.164"},
+            "active": _BOOL,
+            "bike_ids": {"type": "array", "items": _INT},
+            "created_at": _TIME,
+        }
+    ),
     "PlanSummary": _object(
         {
             "day": _DAY,
@@ -349,6 +368,20 @@ _PAGING = [
     },
 ]
 _PATH_ID = [{"name": "id", "in": "path", "required": True, "schema": _ID}]
+# A bike's fields, as POST /api/v1/bikes adds them and PATCH changes them.
+_BIKE_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "minLength": 1},
+    "hub_id": _ID,
+    "capacity_kg": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+    "shift_start": _HHMM,
+    "shift_end": _HHMM,
+    "speed_kmh": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+    "collector_id": {
+        **_ID,
+        "type": ["integer", "null"],
+        "description": "null: no collector",
+    },
+}
 
 
 def _status_param(values: list[str], description: str = "") -> dict[str, Any]:
@@ -669,13 +702,17 @@ PATHS: dict[str, Any] = {
         )
     },
     "/api/v1/collectors": {
+        "get": _op(
+            "Collectors, with the bikes they ride",
+            _json(_items("Collector"), "the collectors"),
+        ),
         "post": _op(
             "Register a collector (one per phone)",
             _json(_ref("Created"), "registered"),
             ok_status="201",
             errors=("409",),
             body=_NAMED,
-        )
+        ),
     },
     "/api/v1/reconcile": {
         "post": {
@@ -740,26 +777,52 @@ PATHS: dict[str, Any] = {
             errors=("404", "409"),
             body=_object(
                 {
-                    "name": {"type": "string", "minLength": 1},
-                    "hub_id": _ID,
-                    "capacity_kg": {
-                        "type": "number",
-                        "exclusiveMinimum": 0,
-                        "maximum": 1000,
-                    },
+                    **_BIKE_FIELDS,
                     "shift_start": {**_HHMM, "default": "08:00"},
                     "shift_end": {**_HHMM, "default": "16:00", "example": "16:00"},
-                    "speed_kmh": {
-                        "type": "number",
-                        "exclusiveMinimum": 0,
-                        "maximum": 100,
-                        "default": 12,
-                    },
-                    "collector_id": {**_ID, "type": ["integer", "null"]},
+                    "speed_kmh": {**_BIKE_FIELDS["speed_kmh"], "default": 12},
                 },
                 required=["name", "hub_id", "capacity_kg"],
             ),
         ),
+    },
+    "/api/v1/hubs/{id}": {
+        "patch": _op(
+            "Rename or move a hub (fields not given stay)",
+            _json(_ref("Hub"), "the hub as it is now"),
+            errors=("404", "409"),
+            params=_PATH_ID,
+            body=_object(
+                {
+                    "name": {"type": "string", "minLength": 1},
+                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                    "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                },
+                required=[],
+            ),
+        )
+    },
+    "/api/v1/bikes/{id}": {
+        "patch": _op(
+            "Change a bike (fields not given stay); active false keeps it out of "
+            "the next plans, and a re-plan moves the stops of a day already planned",
+            _json(_ref("Bike"), "the bike as it is now"),
+            errors=("404", "409"),
+            params=_PATH_ID,
+            body=_object({**_BIKE_FIELDS, "active": _BOOL}, required=[]),
+        )
+    },
+    "/api/v1/collectors/{id}": {
+        "patch": _op(
+            "Rename a collector, or stop (active false) or restore their access",
+            _json(_ref("Collector"), "the collector as they are now"),
+            errors=("404",),
+            params=_PATH_ID,
+            body=_object(
+                {"name": {"type": "string", "minLength": 1}, "active": _BOOL},
+                required=[],
+            ),
+        )
     },
     "/api/v1/plan": {
         "post": _op(

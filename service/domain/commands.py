@@ -184,6 +184,42 @@ class AddBike(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateHub(Command):
+    """Rename or move a hub; a field left None stays as it is."""
+
+    hub_id: int
+    name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateBike(Command):
+    """Change a bike; a field left None stays as it is. With ``set_collector``
+    the bike gets ``collector_id`` as its collector (None: no collector)."""
+
+    bike_id: int
+    name: str | None = None
+    hub_id: int | None = None
+    capacity_kg: float | None = None
+    shift_start_min: int | None = None
+    shift_end_min: int | None = None
+    speed_kmh: float | None = None
+    active: bool | None = None
+    set_collector: bool = False
+    collector_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCollector(Command):
+    """Rename a collector, or stop (or restore) their phone's access."""
+
+    collector_id: int
+    name: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PinLocation(Command):
     """A collector's GPS pin (or an operator's fix) replaces a rough location."""
 

@@ -393,6 +393,64 @@ async def cached_geocode(conn: AsyncConnection, query: str) -> tuple[bool, Any]:
     return (row is not None, row)
 
 
+# Locations a weighing's GPS fix replaces: none yet, a failed lookup, or a
+# geocoded address (a street or an area, often hundreds of metres out). Plus
+# codes (a 14 m square the household gave) and earlier GPS fixes stay.
+ROUGH_SOURCES = (None, "failed", "geocoded")
+# A fix further than this from a geocoded location (degrees; 0.027 is 3 km of
+# latitude, and less than 3 km of longitude near the equator) is more likely a
+# weighing typed in elsewhere than the household's door: it is not used.
+PIN_REACH_DEG = 0.027
+
+_PIN_FIRST_VISIT = (
+    households.update()
+    .where(
+        households.c.id == sa.bindparam("hid"),
+        sa.or_(
+            *(
+                households.c.location_source.is_(None)
+                if source is None
+                else households.c.location_source == source
+                for source in ROUGH_SOURCES
+            )
+        ),
+        sa.or_(
+            households.c.lat.is_(None),
+            households.c.lon.is_(None),
+            sa.and_(
+                sa.func.abs(households.c.lat - sa.bindparam("fix_lat"))
+                <= PIN_REACH_DEG,
+                sa.func.abs(households.c.lon - sa.bindparam("fix_lon"))
+                <= PIN_REACH_DEG,
+            ),
+        ),
+    )
+    .values(
+        lat=sa.bindparam("fix_lat"),
+        lon=sa.bindparam("fix_lon"),
+        location_source="gps",
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
+async def pin_first_visits(
+    conn: AsyncConnection,
+    fixes: list[tuple[int, float | None, float | None]],
+    now: datetime,
+) -> None:
+    """A weighing's GPS fix replaces its household's rough location (see
+    ROUGH_SOURCES): the first visit pins the door. ``fixes`` holds (household
+    id, lat, lon); fixes without coordinates are skipped."""
+    rows = [
+        {"hid": hid, "fix_lat": lat, "fix_lon": lon, "now": now}
+        for hid, lat, lon in fixes
+        if lat is not None and lon is not None
+    ]
+    if rows:
+        await conn.execute(_PIN_FIRST_VISIT, rows[0] if len(rows) == 1 else rows)
+
+
 async def set_location(
     conn: AsyncConnection,
     household_id: int,

@@ -17,6 +17,7 @@ from service.domain.commands import (
     SetRate,
 )
 from service.domain.pluscodes import encode
+from service.planning import DEFAULT_EXPECTED_KG
 from tests.builders import BASE_URL, random_phone, sms_form, twilio_signature
 from tests.conftest import extract_message
 
@@ -177,6 +178,110 @@ async def test_plus_codes_geocoder_cache_and_operator_queue(
     assert resp.status == 404
 
 
+async def test_first_weighing_gps_replaces_a_rough_location(
+    app_client: Any, clock: Any
+) -> None:
+    """A geocoded address is rough: the first weighing with a GPS fix pins the door.
+    A later fix does not move it, a plus code stays, and a fix far from the address
+    (a weighing typed in elsewhere) is not used; the batch path pins too."""
+    client = app_client
+    await client.deps.bus.handle(
+        SetRate("PET", 5000, clock.today() - timedelta(days=1))
+    )
+    geocoded, pluscoded, far = random_phone(), random_phone(), random_phone()
+    await client.text("JOIN Bola, 3 Adekunle Street", geocoded)
+    await client.text(f"JOIN Ada, Tejuosho {encode(6.5063, 3.3726)}", pluscoded)
+    await client.text("JOIN Chidi, 9 Adekunle Street", far)
+    assert await client.deps.bus.handle(LocateHouseholds()) == 2
+    token = await client.deps.bus.handle(CreateApiToken("collector", "rider"))
+    rider = {"Authorization": f"Bearer {token}"}
+
+    async def weigh(phone: str, lat: float, lon: float, *, batch: bool = False) -> None:
+        await client.text("PICKUP", phone)
+        open_pickups = (await client.deps.views.pickups(status="open")).items
+        [code] = [p["code"] for p in open_pickups if p["phone"] == phone]
+        entry = {
+            "pickup_code": code,
+            "items": [{"material": "PET", "kg": 2}],
+            "collected_at": clock.now().isoformat(),
+            "lat": lat,
+            "lon": lon,
+            "idempotency_key": f"weigh-{code}",
+        }
+        if batch:
+            resp = await client.post(
+                "/api/v1/collections/batch", json={"weighings": [entry]}, headers=rider
+            )
+            assert (await resp.json())["results"][0]["status"] == 201
+        else:
+            resp = await client.post("/api/v1/collections", json=entry, headers=rider)
+            assert resp.status == 201, await resp.text()
+
+    async def location(phone: str) -> tuple[float, float, str]:
+        resp = await client.get("/api/v1/households", headers=client.ops)
+        [h] = [h for h in (await resp.json())["items"] if h["phone"] == phone]
+        return (h["lat"], h["lon"], h["location_source"])
+
+    assert await location(geocoded) == (6.4969, 3.3903, "geocoded")
+    await weigh(geocoded, 6.4975, 3.3911)
+    assert await location(geocoded) == (6.4975, 3.3911, "gps")
+    await weigh(geocoded, 6.4990, 3.3930)  # the second visit: the door is known
+    assert await location(geocoded) == (6.4975, 3.3911, "gps")
+
+    plus = await location(pluscoded)
+    assert plus[2] == "pluscode"
+    await weigh(pluscoded, 6.5070, 3.3730)
+    assert await location(pluscoded) == plus
+
+    await weigh(far, 6.5900, 3.3903)  # 10 km north of the address
+    assert await location(far) == (6.4969, 3.3903, "geocoded")
+    await weigh(far, 6.4960, 3.3899, batch=True)
+    assert await location(far) == (6.4960, 3.3899, "gps")
+
+
+async def test_expected_kg_comes_from_the_households_own_weighings(
+    app_client: Any, clock: Any
+) -> None:
+    """A household that gave 4 kg and then 8 kg is expected to give 6 kg; a new
+    one gets the default."""
+    client = app_client
+    await fleet(client, bikes=1, capacity=100)
+    await client.deps.bus.handle(
+        SetRate("PET", 5000, clock.today() - timedelta(days=3))
+    )
+    token = await client.deps.bus.handle(CreateApiToken("collector", "rider"))
+    regular, newcomer = await households_with_pickups(client, 2)
+    for n, kg in enumerate([4, 8]):
+        if n:
+            await client.text("PICKUP", regular)
+        open_pickups = (await client.deps.views.pickups(status="open")).items
+        [code] = [p["code"] for p in open_pickups if p["phone"] == regular]
+        resp = await client.post(
+            "/api/v1/collections",
+            json={
+                "pickup_code": code,
+                "items": [{"material": "PET", "kg": kg}],
+                "collected_at": clock.now().isoformat(),
+                "idempotency_key": f"history-{n}",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert resp.status == 201, await resp.text()
+    await client.text("PICKUP", regular)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 2
+    phone_of = {p["id"]: p["phone"] for p in (await client.deps.views.pickups()).items}
+    expected = {
+        phone_of[v["pickup_id"]]: v["expected_kg"]
+        for r in await day_rounds(client, tomorrow)
+        for v in r["visits"]
+    }
+    assert expected == {regular: 6.0, newcomer: DEFAULT_EXPECTED_KG}
+
+
 async def test_plan_schedules_windows_and_texts_everyone(
     app_client: Any, clock: Any, fake_sms: Any
 ) -> None:
@@ -211,9 +316,12 @@ async def test_plan_schedules_windows_and_texts_everyone(
                 == 120
             )
     await client.deps.dispatcher.run_once()
-    for phone in phones:
-        [message] = [m for m in fake_sms.to(phone) if "pickup:" in m]
-        assert "between" in message
+    phone_of = {p["id"]: p["phone"] for p in (await client.deps.views.pickups()).items}
+    day_text = (clock.today() + timedelta(days=1)).strftime("%a %d %b")
+    for v in visits:
+        [message] = [m for m in fake_sms.to(phone_of[v["pickup_id"]]) if "pickup:" in m]
+        assert f"{day_text}, between {v['window']}. Code {v['code']}." in message
+    assert {phone_of[v["pickup_id"]] for v in visits} == set(phones)
     assert sum("/collector?round=" in m.body for m in fake_sms.sent) == len(rounds)
     assert len((await client.deps.views.pickups(status="scheduled")).items) == 6
 
@@ -248,9 +356,27 @@ async def test_replan_moves_a_dropped_bikes_stops_and_tells_households(
     summary = await resp.json()
     assert len(still) + len(summary["unplanned"]) == 6
     await client.deps.dispatcher.run_once()
-    assert len(fake_sms.sent) > before  # the moved (or postponed) households were told
     assert moved  # the dropped bike had stops to move
     assert set(bike_ids) >= {r["bike_id"] for r in after}
+    # Each household of the dropped bike hears its new window, or that Recoop
+    # cannot come today; nobody else is texted again for an unchanged window.
+    phone_of = {p["id"]: p["phone"] for p in (await client.deps.views.pickups()).items}
+    old_window = {v["pickup_id"]: v["window"] for r in rounds for v in r["visits"]}
+    new_window = {v["pickup_id"]: v["window"] for r in after for v in r["visits"]}
+    texts = fake_sms.sent[before:]
+    # Re-planned at 08:00, no window opens before then (a text about a window
+    # already begun is still sent while it is open).
+    assert all(window >= "08:00" for window in new_window.values())
+    for pickup_id, phone in phone_of.items():
+        told = [m.body for m in texts if m.to == phone]
+        if pickup_id not in new_window:
+            assert len(told) == 1 and "cannot come today" in told[0]
+        elif new_window[pickup_id] != old_window[pickup_id]:
+            assert len(told) == 1 and new_window[pickup_id] in told[0]
+        else:
+            assert told == []
+    # Riding the dropped bike's stops too, the other bike cannot keep every window.
+    assert {m.to for m in texts} & {phone_of[p] for p in moved}
 
 
 async def test_replan_starts_each_bike_from_its_last_weighing(
@@ -363,6 +489,119 @@ async def test_morning_reminder_once_per_pickup(
     await client.deps.dispatcher.run_once()
     for phone in phones:
         assert sum("Reminder" in m for m in fake_sms.to(phone)) == 1
+
+
+async def test_operators_manage_hubs_bikes_and_collectors(
+    app_client: Any, clock: Any
+) -> None:
+    """A hub moves, a bike changes and stops, a collector loses access: the next
+    plan uses only what is active, and a stopped collector's LOG is refused."""
+    client = app_client
+    stopping, staying = await fleet(client, bikes=2, capacity=40)
+    [hub] = (await (await client.get("/api/v1/hubs", headers=client.ops)).json())[
+        "items"
+    ]
+    resp = await client.patch(
+        f"/api/v1/hubs/{hub['id']}",
+        json={"name": "Yaba depot", "lat": 6.5100},
+        headers=client.ops,
+    )
+    assert resp.status == 200, await resp.text()
+    assert await resp.json() == {
+        "id": hub["id"],
+        "name": "Yaba depot",
+        "lat": 6.5100,
+        "lon": hub["lon"],
+    }
+
+    collectors = (
+        await (await client.get("/api/v1/collectors", headers=client.ops)).json()
+    )["items"]
+    rider = next(c for c in collectors if c["bike_ids"] == [staying])
+    resp = await client.patch(
+        f"/api/v1/bikes/{staying}",
+        json={"capacity_kg": 80, "shift_end": "18:00", "collector_id": None},
+        headers=client.ops,
+    )
+    bike = await resp.json()
+    assert resp.status == 200 and bike["id"] == staying
+    assert (bike["capacity_kg"], bike["shift_start_min"], bike["shift_end_min"]) == (
+        80,
+        8 * 60,
+        18 * 60,
+    )
+    assert bike["collector_id"] is None and bike["active"] is True
+    resp = await client.patch(
+        f"/api/v1/bikes/{staying}",
+        json={"collector_id": rider["id"]},
+        headers=client.ops,
+    )
+    assert (await resp.json())["collector_id"] == rider["id"]
+    resp = await client.patch(
+        f"/api/v1/bikes/{stopping}", json={"active": False}, headers=client.ops
+    )
+    assert (await resp.json())["active"] is False
+
+    await households_with_pickups(client, 4)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 4
+    rounds = await day_rounds(client, tomorrow)
+    assert {r["bike_id"] for r in rounds} == {staying}
+    assert sum(len(r["visits"]) for r in rounds) == 4
+
+    code = rounds[0]["visits"][0]["code"]
+    resp = await client.patch(
+        f"/api/v1/collectors/{rider['id']}", json={"active": False}, headers=client.ops
+    )
+    assert resp.status == 200 and (await resp.json())["active"] is False
+    reply = await client.text(f"LOG {code} PET 2", rider["phone"])
+    assert reply is not None and "collectors only" in reply
+    resp = await client.patch(
+        f"/api/v1/collectors/{rider['id']}", json={"active": True}, headers=client.ops
+    )
+    assert (await resp.json())["active"] is True
+    await client.deps.bus.handle(
+        SetRate("PET", 5000, clock.today() - timedelta(days=1))
+    )
+    reply = await client.text(f"LOG {code} PET 2", rider["phone"])
+    assert reply is not None and code in reply and "N100" in reply
+
+
+async def test_fleet_changes_refuse_bad_input(app_client: Any) -> None:
+    """Unknown ids are 404, taken names 409, impossible values 400; nothing changes."""
+    client = app_client
+    first, second = await fleet(client, bikes=2)
+    before = (await (await client.get("/api/v1/bikes", headers=client.ops)).json())[
+        "items"
+    ]
+    cases = [
+        ("/api/v1/bikes/999", {"active": False}, 404),
+        (f"/api/v1/bikes/{first}", {"hub_id": 999}, 404),
+        (f"/api/v1/bikes/{first}", {"collector_id": 999}, 404),
+        (f"/api/v1/bikes/{first}", {"name": "bike-1"}, 409),
+        (f"/api/v1/bikes/{first}", {"shift_start": "17:00"}, 400),
+        (f"/api/v1/bikes/{first}", {"capacity_kg": 0}, 400),
+        (f"/api/v1/bikes/{first}", {"active": "no"}, 400),
+        (f"/api/v1/bikes/{first}", {"name": "  "}, 400),
+        ("/api/v1/bikes/zero", {"active": False}, 400),
+        ("/api/v1/hubs/999", {"lat": 6.5}, 404),
+        ("/api/v1/collectors/999", {"active": False}, 404),
+    ]
+    for path, body, status in cases:
+        resp = await client.patch(path, json=body, headers=client.ops)
+        assert resp.status == status, (path, body, await resp.text())
+        assert "error" in await resp.json()
+    after = (await (await client.get("/api/v1/bikes", headers=client.ops)).json())[
+        "items"
+    ]
+    assert after == before
+    resp = await client.patch(
+        f"/api/v1/bikes/{second}", json={"shift_start": "09:00"}, headers=client.ops
+    )
+    assert resp.status == 200 and (await resp.json())["shift_start_min"] == 9 * 60
 
 
 async def test_planning_bad_input_is_4xx(app_client: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +11,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.bootstrap import Deps, build
+from service.domain.commands import AddBike, AddHub, InboundSms
+from service.domain.pluscodes import encode
 from service.persistence.tables import job_runs
-from service.scheduler import Leadership, _guarded, due_time
+from service.scheduler import (
+    Leadership,
+    _guarded,
+    build_scheduler,
+    daily_jobs,
+    due_time,
+)
+from tests.builders import random_phone
 from tests.conftest import PG_URL
 
 
@@ -27,6 +36,55 @@ def test_due_time_of_daily_jobs_is_the_latest_cron_time() -> None:
     after = datetime(2026, 11, 23, 17, 0, 30, tzinfo=UTC)
     assert due_time(after, daily=(17, 0)) == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     assert due_time(before, daily=(17, 0)) == datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+
+
+def _cron(deps: Deps) -> dict[str, tuple[str, str]]:
+    """(hour, minute) in UTC of each daily job the scheduler would start."""
+    scheduler = build_scheduler(deps)
+    out = {}
+    for name, _, _ in daily_jobs(deps):
+        fields = {f.name: str(f) for f in scheduler.get_job(name).trigger.fields}
+        out[name] = (fields["hour"], fields["minute"])
+    return out
+
+
+def test_evening_plan_and_morning_reminder_run_at_lagos_times(
+    settings: Any, clock: Any, database: Any
+) -> None:
+    """18:00 and 07:00 in Lagos (UTC+1, no summer time) are 17:00 and 06:00 UTC;
+    both times are settings."""
+    deps = build(settings, clock=clock, db=database, background=[])
+    assert _cron(deps) == {"plan-tomorrow": ("17", "0"), "morning-reminder": ("6", "0")}
+    later = settings.model_copy(update={"plan_at": "20:30", "reminder_at": "06:45"})
+    deps = build(later, clock=clock, db=database, background=[])
+    assert _cron(deps) == {
+        "plan-tomorrow": ("19", "30"),
+        "morning-reminder": ("5", "45"),
+    }
+
+
+async def test_the_evening_job_plans_tomorrow(
+    settings: Any, clock: Any, database: Any, fake_sms: Any
+) -> None:
+    """The plan-tomorrow job schedules today's open requests for tomorrow and texts
+    the household, as `recoop plan --date <tomorrow>` would."""
+    quick = settings.model_copy(update={"plan_seconds": 0.3})
+    deps = build(quick, clock=clock, sms=fake_sms, db=database, background=[])
+    hub = await deps.bus.handle(AddHub("Yaba hub", 6.5095, 3.3711))
+    await deps.bus.handle(AddBike("bike-1", hub, capacity_kg=80))
+    phone = random_phone()
+    for n, body in enumerate([f"JOIN Ada, {encode(6.5063, 3.3726)}", "PICKUP"]):
+        await deps.bus.handle(
+            InboundSms("twilio", f"SMjob{n}", phone, body, deps.clock.now())
+        )
+    [job] = [job for name, _, job in daily_jobs(deps) if name == "plan-tomorrow"]
+    summary: Any = await job()
+    tomorrow = deps.clock.today() + timedelta(days=1)
+    assert summary.day == tomorrow.isoformat() and summary.scheduled == 1
+    [pickup] = (await deps.views.pickups(status="scheduled")).items
+    assert pickup["phone"] == phone
+    await deps.dispatcher.run_once()
+    assert any(tomorrow.strftime("%a %d %b") in m for m in fake_sms.to(phone))
 
 
 async def test_a_job_runs_once_per_due_time_even_from_two_processes(
