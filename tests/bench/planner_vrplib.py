@@ -1,6 +1,7 @@
 """Benchmark: solve_file against plain PyVRP at the same wall-clock time.
 
-Run: .venv/bin/python tests/bench/planner_vrplib.py [--seconds 10] [--seeds 0] [FILES...]
+Run: .venv/bin/python tests/bench/planner_vrplib.py [FILES...] [--seconds 10] [--seeds 0 1]
+(files first: --seeds takes every number after it)
 Plain PyVRP is one ``pyvrp.solve`` (what ``Model.solve`` runs) stopped when
 the budget is up, its set-up included but not reading the file; ours gets the
 same budget for the whole call, reading included. Prints cost, gap to the best known (.sol) and the
