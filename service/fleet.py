@@ -65,7 +65,9 @@ async def _exists(
 
 
 async def _row(conn: AsyncConnection, table: sa.Table, row_id: int, what: str) -> Any:
-    row = (await conn.execute(table.select().where(table.c.id == row_id))).first()
+    # Locked (PostgreSQL) so that two changes at once apply one after the other.
+    stmt = table.select().where(table.c.id == row_id).with_for_update()
+    row = (await conn.execute(stmt)).first()
     if row is None:
         raise NotFound(f"no {what} {row_id}")
     return row
@@ -123,13 +125,15 @@ async def update_hub(cmd: UpdateHub, uow: UnitOfWork, *, clock: Clock) -> None:
         if cmd.name is not None:
             changes["name"] = _name(cmd.name)
             await _name_free(uow.conn, hubs, changes["name"], "hub", cmd.hub_id)
-        lat = row.lat if cmd.lat is None else cmd.lat
-        lon = row.lon if cmd.lon is None else cmd.lon
-        _check_place(lat, lon)
-        changes |= {"lat": lat, "lon": lon}
-        await uow.conn.execute(
-            hubs.update().where(hubs.c.id == cmd.hub_id).values(**changes)
-        )
+        if cmd.lat is not None:
+            changes["lat"] = cmd.lat
+        if cmd.lon is not None:
+            changes["lon"] = cmd.lon
+        _check_place(changes.get("lat", row.lat), changes.get("lon", row.lon))
+        if changes:
+            await uow.conn.execute(
+                hubs.update().where(hubs.c.id == cmd.hub_id).values(**changes)
+            )
         await uow.commit()
 
 

@@ -195,6 +195,15 @@ async def plan_day(
                     bike.shift_end_min,
                     not_before=cmd.from_min,
                 )
+                promised = pickup.window_start_min
+                if (
+                    pickup.status == "scheduled"
+                    and pickup.scheduled_day == cmd.day
+                    and promised is not None
+                    and promised <= visit.arrival_min <= promised + WINDOW_MIN
+                ):
+                    # The window already texted still holds: keep it (no new text).
+                    start, end = promised, promised + WINDOW_MIN
                 stop_rows.append(
                     {
                         "round_id": round_id,
@@ -399,9 +408,11 @@ async def locate_households(
                     )
                 )
             if point is None:
-                await pdb.set_location(uow.conn, row.id, None, None, "failed", now)
+                await pdb.set_looked_up_location(
+                    uow.conn, row.id, None, None, "failed", now
+                )
             else:
-                await pdb.set_location(
+                await pdb.set_looked_up_location(
                     uow.conn, row.id, point[0], point[1], "geocoded", now
                 )
                 located += 1

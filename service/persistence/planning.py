@@ -30,7 +30,11 @@ async def active_bikes(conn: AsyncConnection) -> list[Any]:
     stmt = (
         sa.select(bikes, collectors.c.phone.label("collector_phone"))
         .outerjoin(collectors, collectors.c.id == bikes.c.collector_id)
-        .where(bikes.c.active.is_(True))
+        # A bike whose collector was stopped has nobody to ride it.
+        .where(
+            bikes.c.active.is_(True),
+            sa.or_(bikes.c.collector_id.is_(None), collectors.c.active.is_(True)),
+        )
         .order_by(bikes.c.id)
     )
     return list((await conn.execute(stmt)).all())
@@ -451,7 +455,7 @@ async def pin_first_visits(
         await conn.execute(_PIN_FIRST_VISIT, rows[0] if len(rows) == 1 else rows)
 
 
-async def set_location(
+async def set_looked_up_location(
     conn: AsyncConnection,
     household_id: int,
     lat: float | None,
@@ -459,8 +463,14 @@ async def set_location(
     source: str,
     now: datetime,
 ) -> None:
+    """A geocoder's answer (or ``failed``) for a household not yet located; a pin
+    or plus code that arrived during the lookup stays."""
     await conn.execute(
         households.update()
-        .where(households.c.id == household_id)
+        .where(
+            households.c.id == household_id,
+            households.c.lat.is_(None),
+            households.c.location_source.is_(None),
+        )
         .values(lat=lat, lon=lon, location_source=source, updated_at=now)
     )
