@@ -247,7 +247,7 @@ def build(
             AddHub: partial(fleet.add_hub, clock=clock),
             AddBike: partial(fleet.add_bike, clock=clock),
             UpdateHub: partial(fleet.update_hub, clock=clock),
-            UpdateBike: partial(fleet.update_bike, clock=clock),
+            UpdateBike: partial(fleet.update_bike, clock=clock, settings=settings),
             UpdateCollector: partial(fleet.update_collector, clock=clock),
             PinLocation: partial(planning.pin_location, clock=clock),
             SetWeeklyDay: partial(planning.set_weekly_day, clock=clock),

@@ -79,7 +79,7 @@ class CollectorRounds:
         stmt = _round_head().where(
             rounds.c.day == day,
             rounds.c.status == "planned",
-            bikes.c.collector_id == collector_id,
+            rounds.c.collector_id == collector_id,
         )
         async with self._connect() as conn:
             head = (await conn.execute(stmt.order_by(rounds.c.id).limit(1))).first()
@@ -119,13 +119,13 @@ def _round_head() -> sa.Select[Any]:
             rounds.c.start_min,
             rounds.c.end_min,
             bikes.c.name.label("bike"),
-            bikes.c.collector_id,
+            rounds.c.collector_id,
             hubs.c.name.label("hub"),
             hubs.c.lat.label("hub_lat"),
             hubs.c.lon.label("hub_lon"),
         )
         .join(bikes, bikes.c.id == rounds.c.bike_id)
-        .join(hubs, hubs.c.id == bikes.c.hub_id)
+        .join(hubs, hubs.c.id == rounds.c.hub_id)
     )
 
 
@@ -311,10 +311,9 @@ async def own_pickup(conn: AsyncConnection, collector_id: int, code: str) -> Any
                 pickups.c.id,
                 pickups.c.status,
                 pickups.c.household_id,
-                bikes.c.collector_id,
+                rounds.c.collector_id,
             )
             .outerjoin(rounds, rounds.c.id == pickups.c.round_id)
-            .outerjoin(bikes, bikes.c.id == rounds.c.bike_id)
             .where(pickups.c.code == code)
         )
     ).first()
@@ -333,10 +332,9 @@ async def own_household(
         await conn.execute(
             sa.select(pickups.c.id)
             .join(rounds, rounds.c.id == pickups.c.round_id)
-            .join(bikes, bikes.c.id == rounds.c.bike_id)
             .where(
                 pickups.c.household_id == household_id,
-                bikes.c.collector_id == collector_id,
+                rounds.c.collector_id == collector_id,
             )
             .limit(1)
         )

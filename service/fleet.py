@@ -1,8 +1,11 @@
 """The fleet: hubs, bikes and collectors, added and changed by operators.
 
-A change takes effect at the next plan. Deactivating a bike keeps the rounds
-already planned for it; ``POST /api/v1/rounds/replan`` moves a day's stops to
-the other bikes. A deactivated collector can no longer sign in, log or miss.
+A change takes effect at the next plan, except a bike's new collector: the
+bike's rounds from today on go to them at once (the old rider's page no longer
+takes weighings for them) and they are texted each round's link. A round keeps
+the hub it was planned from. Deactivating a bike keeps the rounds already
+planned for it; ``POST /api/v1/rounds/replan`` moves a day's stops to the other
+bikes. A deactivated collector can no longer sign in, log or miss.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from service.domain.commands import (
     UpdateCollector,
     UpdateHub,
 )
-from service.domain.errors import AlreadyExists, InvalidInput, NotFound
-from service.persistence.tables import bikes, collectors, hubs
+from service.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from service.persistence.tables import bikes, collectors, hubs, pickups, rounds
+from service.planning import round_link_sms
+from service.settings import Settings
 from service.unit_of_work import UnitOfWork
 
 NAME_MAX = 80
@@ -137,7 +142,9 @@ async def update_hub(cmd: UpdateHub, uow: UnitOfWork, *, clock: Clock) -> None:
         await uow.commit()
 
 
-async def update_bike(cmd: UpdateBike, uow: UnitOfWork, *, clock: Clock) -> None:
+async def update_bike(
+    cmd: UpdateBike, uow: UnitOfWork, *, clock: Clock, settings: Settings
+) -> None:
     async with uow:
         row = await _row(uow.conn, bikes, cmd.bike_id, "bike")
         given: dict[str, Any] = {
@@ -158,13 +165,66 @@ async def update_bike(cmd: UpdateBike, uow: UnitOfWork, *, clock: Clock) -> None
             await _name_free(uow.conn, bikes, changes["name"], "bike", cmd.bike_id)
         if cmd.hub_id is not None:
             await _exists(uow.conn, hubs, cmd.hub_id, "hub")
+        rider = None
         if cmd.set_collector and cmd.collector_id is not None:
-            await _exists(uow.conn, collectors, cmd.collector_id, "collector")
+            rider = await _row(uow.conn, collectors, cmd.collector_id, "collector")
+            if not rider.active and cmd.collector_id != row.collector_id:
+                raise Conflict(
+                    f"collector {cmd.collector_id} is stopped: restore them first"
+                )
         if changes:
             await uow.conn.execute(
                 bikes.update().where(bikes.c.id == cmd.bike_id).values(**changes)
             )
+        if cmd.set_collector and cmd.collector_id != row.collector_id:
+            await _hand_over_rounds(uow, row, rider, clock, settings)
         await uow.commit()
+
+
+async def _hand_over_rounds(
+    uow: UnitOfWork, bike: Any, rider: Any, clock: Clock, settings: Settings
+) -> None:
+    """Give the bike's rounds from today on to its new collector (None: nobody)
+    and text them each round's link with the stops still to visit."""
+    current = sa.and_(
+        rounds.c.bike_id == bike.id,
+        rounds.c.status == "planned",
+        rounds.c.day >= clock.today(),
+    )
+    await uow.conn.execute(
+        rounds.update()
+        .where(current)
+        .values(collector_id=None if rider is None else rider.id)
+    )
+    if rider is None:
+        return
+    left = (
+        sa.select(sa.func.count())
+        .where(pickups.c.round_id == rounds.c.id, pickups.c.status == "scheduled")
+        .scalar_subquery()
+    )
+    handed = await uow.conn.execute(
+        sa.select(rounds.c.id, rounds.c.day, left.label("left"))
+        .where(current)
+        .order_by(rounds.c.day, rounds.c.id)
+    )
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+    for r in handed.all():
+        if r.left:
+            uow.emit(
+                round_link_sms(
+                    settings,
+                    clock,
+                    rider.phone,
+                    round_id=r.id,
+                    day=r.day,
+                    stops=r.left,
+                    until_min=bike.shift_end_min,
+                    # Each hand-over texts its rider once; a repeated PATCH is
+                    # no hand-over (the collector is already theirs).
+                    key=f"round:{r.id}:to:{rider.id}:{stamp}",
+                )
+            )
 
 
 async def update_collector(

@@ -116,11 +116,10 @@ class OpsViews:
             sa.select(
                 rounds,
                 bikes.c.name.label("bike"),
-                bikes.c.hub_id,
                 collectors.c.name.label("collector"),
             )
             .join(bikes, bikes.c.id == rounds.c.bike_id)
-            .outerjoin(collectors, collectors.c.id == bikes.c.collector_id)
+            .outerjoin(collectors, collectors.c.id == rounds.c.collector_id)
             .where(rounds.c.day == day, rounds.c.status == "planned")
             .order_by(rounds.c.id)
         )
@@ -171,6 +170,7 @@ class OpsViews:
                     "bike_id": r.bike_id,
                     "bike": r.bike,
                     "hub_id": r.hub_id,
+                    "collector_id": r.collector_id,
                     "collector": r.collector,
                     "stops": r.stops,
                     "trips": r.trips,

@@ -172,6 +172,8 @@ async def plan_day(
                 conn,
                 day=cmd.day,
                 bike_id=bike.id,
+                hub_id=bike.hub_id,
+                collector_id=bike.collector_id,
                 status="planned",
                 stops=len(visits),
                 trips=len(route.trips),
@@ -243,21 +245,16 @@ async def plan_day(
                 summary.notified += 1
             await pdb.add_round_stops(conn, stop_rows)
             if bike.collector_phone:
-                link = (
-                    f"{settings.public_base_url.rstrip('/')}/collector?round={round_id}"
-                )
                 uow.emit(
-                    SmsQueued(
+                    round_link_sms(
+                        settings,
+                        clock,
                         bike.collector_phone,
-                        render(
-                            "collector_round",
-                            "en",
-                            day=day_text,
-                            count=str(len(visits)),
-                            link=link,
-                        ),
+                        round_id=round_id,
+                        day=cmd.day,
+                        stops=len(visits),
+                        until_min=bike.shift_end_min,
                         key=f"round:{round_id}",
-                        expires_at=local_instant(clock, cmd.day, bike.shift_end_min),
                     )
                 )
         summary.scheduled = len(scheduled)
@@ -282,6 +279,34 @@ async def plan_day(
         summary.unlocated,
     )
     return summary
+
+
+def round_link_sms(
+    settings: Settings,
+    clock: Clock,
+    phone: str,
+    *,
+    round_id: int,
+    day: date,
+    stops: int,
+    until_min: int,
+    key: str,
+) -> SmsQueued:
+    """The text that gives a collector the link to a round (worth sending until
+    the shift ends)."""
+    link = f"{settings.public_base_url.rstrip('/')}/collector?round={round_id}"
+    return SmsQueued(
+        phone,
+        render(
+            "collector_round",
+            "en",
+            day=day.strftime("%a %d %b"),
+            count=str(stops),
+            link=link,
+        ),
+        key=key,
+        expires_at=local_instant(clock, day, until_min),
+    )
 
 
 def _expected_kg(history: dict[int, float], household_id: int) -> float:

@@ -154,6 +154,36 @@ def _flag(body: dict[str, Any], name: str) -> bool | None:
     return value
 
 
+def _only(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` if it names only ``fields``; else 400, so that a misspelt field
+    is not silently ignored while the rest of the change goes through."""
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"unknown field(s) {', '.join(unknown)}; "
+            f"this endpoint takes {', '.join(fields)}",
+        )
+    if not body:
+        raise ApiError(400, "invalid_body", f"give at least one of {', '.join(fields)}")
+    return body
+
+
+HUB_FIELDS = ("name", "lat", "lon")
+BIKE_FIELDS = (
+    "name",
+    "hub_id",
+    "capacity_kg",
+    "shift_start",
+    "shift_end",
+    "speed_kmh",
+    "collector_id",
+    "active",
+)
+COLLECTOR_FIELDS = ("name", "active")
+
+
 def _one(items: list[dict[str, Any]], item_id: int) -> dict[str, Any]:
     return next(item for item in items if item["id"] == item_id)
 
@@ -162,7 +192,7 @@ def _one(items: list[dict[str, Any]], item_id: int) -> dict[str, Any]:
 async def patch_hub(request: web.Request) -> web.Response:
     """Rename or move a hub; fields not given stay as they are."""
     hub_id = path_id(request, "hub id")
-    body = await _json_body(request)
+    body = _only(await _json_body(request), HUB_FIELDS)
     lat = _number(body, "lat", lo=-90, hi=90) if "lat" in body else None
     lon = _number(body, "lon", lo=-180, hi=180) if "lon" in body else None
     await run(request, UpdateHub(hub_id, _new_name(body), lat, lon))
@@ -176,7 +206,7 @@ async def patch_bike(request: web.Request) -> web.Response:
     ``active`` (false keeps it out of the next plans; today's stops move with a
     re-plan). Fields not given stay as they are."""
     bike_id = path_id(request, "bike id")
-    body = await _json_body(request)
+    body = _only(await _json_body(request), BIKE_FIELDS)
     change = UpdateBike(
         bike_id,
         name=_new_name(body),
@@ -213,7 +243,7 @@ async def patch_collector(request: web.Request) -> web.Response:
     """Rename a collector, or stop (``active`` false) or restore their phone's
     access: a stopped collector can no longer sign in, log or miss."""
     collector_id = path_id(request, "collector id")
-    body = await _json_body(request)
+    body = _only(await _json_body(request), COLLECTOR_FIELDS)
     await run(
         request,
         UpdateCollector(collector_id, _new_name(body), _flag(body, "active")),

@@ -310,7 +310,15 @@ SCHEMAS: dict[str, Any] = {
             "day": _DAY,
             "bike_id": _INT,
             "bike": _STR,
-            "hub_id": _INT,
+            "hub_id": {
+                "type": "integer",
+                "description": "The bike's hub when the round was planned",
+            },
+            "collector_id": _nullable(
+                "integer",
+                description="Who rides the round: the bike's collector when it "
+                "was planned, or the one given to the bike since",
+            ),
             "stops": _INT,
             "trips": _INT,
             "distance_m": _INT,
@@ -368,6 +376,8 @@ _PAGING = [
     },
 ]
 _PATH_ID = [{"name": "id", "in": "path", "required": True, "schema": _ID}]
+# A PATCH body names at least one field, and only fields the resource has.
+_PATCH: dict[str, Any] = {"minProperties": 1, "additionalProperties": False}
 # A bike's fields, as POST /api/v1/bikes adds them and PATCH changes them.
 _BIKE_FIELDS: dict[str, Any] = {
     "name": {"type": "string", "minLength": 1},
@@ -799,17 +809,21 @@ PATHS: dict[str, Any] = {
                     "lon": {"type": "number", "minimum": -180, "maximum": 180},
                 },
                 required=[],
+                **_PATCH,
             ),
         )
     },
     "/api/v1/bikes/{id}": {
         "patch": _op(
             "Change a bike (fields not given stay); active false keeps it out of "
-            "the next plans, and a re-plan moves the stops of a day already planned",
+            "the next plans, and a re-plan moves the stops of a day already "
+            "planned. A new collector_id hands the bike's rounds from today on to "
+            "that collector (texted each round's link); a stopped collector is "
+            "refused (409)",
             _json(_ref("Bike"), "the bike as it is now"),
             errors=("404", "409"),
             params=_PATH_ID,
-            body=_object({**_BIKE_FIELDS, "active": _BOOL}, required=[]),
+            body=_object({**_BIKE_FIELDS, "active": _BOOL}, required=[], **_PATCH),
         )
     },
     "/api/v1/collectors/{id}": {
@@ -821,6 +835,7 @@ PATHS: dict[str, Any] = {
             body=_object(
                 {"name": {"type": "string", "minLength": 1}, "active": _BOOL},
                 required=[],
+                **_PATCH,
             ),
         )
     },

@@ -320,7 +320,7 @@ async def rounds_for(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
     """The day's current rounds, each with its stops in order."""
     head = (
         await conn.execute(
-            sa.select(rounds, bikes.c.name.label("bike"), bikes.c.hub_id)
+            sa.select(rounds, bikes.c.name.label("bike"))
             .join(bikes, bikes.c.id == rounds.c.bike_id)
             .where(rounds.c.day == day, rounds.c.status == "planned")
             .order_by(rounds.c.id)
@@ -342,6 +342,7 @@ async def rounds_for(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
                 "bike_id": r.bike_id,
                 "bike": r.bike,
                 "hub_id": r.hub_id,
+                "collector_id": r.collector_id,
                 "stops": r.stops,
                 "trips": r.trips,
                 "distance_m": r.distance_m,
@@ -405,6 +406,18 @@ ROUGH_SOURCES = (None, "failed", "geocoded")
 # latitude, and less than 3 km of longitude near the equator) is more likely a
 # weighing typed in elsewhere than the household's door: it is not used.
 PIN_REACH_DEG = 0.027
+# With nothing to compare it with (no location yet, or a failed lookup), a fix
+# must fall within this of a hub (0.2 degrees: about 22 km, further than a cargo
+# bike rides out in a shift): a phone's stale or zero fix is not used.
+HUB_REACH_DEG = 0.2
+
+
+def _near(lat: sa.ColumnElement[Any], lon: sa.ColumnElement[Any], reach: float) -> Any:
+    return sa.and_(
+        sa.func.abs(lat - sa.bindparam("fix_lat")) <= reach,
+        sa.func.abs(lon - sa.bindparam("fix_lon")) <= reach,
+    )
+
 
 _PIN_FIRST_VISIT = (
     households.update()
@@ -419,13 +432,17 @@ _PIN_FIRST_VISIT = (
             )
         ),
         sa.or_(
-            households.c.lat.is_(None),
-            households.c.lon.is_(None),
             sa.and_(
-                sa.func.abs(households.c.lat - sa.bindparam("fix_lat"))
-                <= PIN_REACH_DEG,
-                sa.func.abs(households.c.lon - sa.bindparam("fix_lon"))
-                <= PIN_REACH_DEG,
+                households.c.lat.is_not(None),
+                households.c.lon.is_not(None),
+                _near(households.c.lat, households.c.lon, PIN_REACH_DEG),
+            ),
+            sa.and_(
+                sa.or_(households.c.lat.is_(None), households.c.lon.is_(None)),
+                sa.or_(
+                    sa.exists().where(_near(hubs.c.lat, hubs.c.lon, HUB_REACH_DEG)),
+                    ~sa.exists().where(hubs.c.id.is_not(None)),
+                ),
             ),
         ),
     )
@@ -444,8 +461,10 @@ async def pin_first_visits(
     now: datetime,
 ) -> None:
     """A weighing's GPS fix replaces its household's rough location (see
-    ROUGH_SOURCES): the first visit pins the door. ``fixes`` holds (household
-    id, lat, lon); fixes without coordinates are skipped."""
+    ROUGH_SOURCES): the first visit pins the door. A fix is used only near
+    what it replaces (PIN_REACH_DEG), or near a hub when there is nothing to
+    compare with (HUB_REACH_DEG). ``fixes`` holds (household id, lat, lon);
+    fixes without coordinates are skipped."""
     rows = [
         {"hid": hid, "fix_lat": lat, "fix_lon": lon, "now": now}
         for hid, lat, lon in fixes

@@ -450,6 +450,11 @@ class PlannedRound(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     day: date
     bike_id: int = Field(foreign_key="bikes.id")
+    # The bike's hub and collector when the round was planned: the round keeps
+    # them when the bike later moves hub; a new rider takes it over explicitly
+    # (``PATCH /api/v1/bikes/{id}`` moves the bike's rounds from today on).
+    hub_id: int | None = Field(default=None, foreign_key="hubs.id")
+    collector_id: int | None = Field(default=None, foreign_key="collectors.id")
     status: str = Field(max_length=12)  # planned | superseded
     stops: int
     trips: int

@@ -20,7 +20,10 @@ from service.domain.commands import (
     PlanDay,
     RegisterCollector,
     SetRate,
+    UpdateBike,
+    UpdateCollector,
 )
+from service.domain.errors import Conflict
 from service.domain.pluscodes import encode
 from service.persistence.tables import outbox, weighings
 from tests.builders import random_phone
@@ -445,6 +448,76 @@ async def test_missed_and_pin(client: Any, deps: Any, fake_sms: Any, day: Day) -
     late = {**miss, "idempotency_key": "m-2"}
     resp = await client.post("/collector/api/missed", json=late, headers=me.headers)
     assert resp.status == 409 and (await resp.json())["error"]["code"] == "stop_closed"
+
+
+async def test_a_new_rider_takes_over_the_round_and_it_keeps_its_hub(
+    client: Any, deps: Any, fake_sms: Any, day: Day
+) -> None:
+    """Tunde weighs one stop, then the operator gives his bike to Ngozi and moves
+    it to another hub: Ngozi is texted the round with the two stops left and can
+    weigh them, Tunde can no longer, and the round still starts from Yaba hub."""
+    tunde = await sign_in(client, deps, fake_sms, day.phone_a)
+    done, left = day.stops[0], day.stops[1]
+    resp = await client.post(
+        "/collector/api/weighings",
+        json=weighing(done.code, deps),
+        headers=tunde.headers,
+    )
+    assert resp.status == 201
+    [planned] = await deps.planning.rounds(deps.clock.today())
+    bike_id = planned["bike_id"]
+    other_hub = await deps.bus.handle(AddHub("Surulere hub", 6.4969, 3.3536))
+    await deps.bus.handle(
+        UpdateBike(
+            bike_id, hub_id=other_hub, set_collector=True, collector_id=day.collector_b
+        )
+    )
+    # The same change again (an operator's retry) is no new hand-over.
+    await deps.bus.handle(
+        UpdateBike(bike_id, set_collector=True, collector_id=day.collector_b)
+    )
+    texts = await outbox_rows(deps, f"round:{day.round_id}:to:", day.phone_b)
+    assert len(texts) == 1
+    assert "2 stops" in texts[0].body
+    assert texts[0].body.endswith(f"/collector?round={day.round_id}")
+    assert await outbox_rows(deps, f"round:{day.round_id}:to:", day.phone_a) == []
+
+    resp = await client.post(
+        "/collector/api/weighings",
+        json=weighing(left.code, deps),
+        headers=tunde.headers,
+    )
+    assert resp.status == 403
+    mine = await client.get("/collector/api/round", headers=tunde.cookie)
+    assert (await mine.json())["round"] is None
+
+    ngozi = await sign_in(client, deps, fake_sms, day.phone_b)
+    r = (await (await client.get("/collector/api/round", headers=ngozi.cookie)).json())[
+        "round"
+    ]
+    assert r["id"] == day.round_id
+    assert r["hub"] == {"name": "Yaba hub", "lat": YABA_HUB[0], "lon": YABA_HUB[1]}
+    assert [s["status"] for s in r["stops"]] == ["done", "todo", "todo"]
+    resp = await client.post(
+        "/collector/api/weighings",
+        json=weighing(left.code, deps),
+        headers=ngozi.headers,
+    )
+    assert resp.status == 201
+    [planned] = await deps.planning.rounds(deps.clock.today())
+    assert planned["hub_id"] != other_hub
+    assert planned["collector_id"] == day.collector_b
+
+    # Nobody on the bike: the round has no rider until one is given.
+    await deps.bus.handle(UpdateBike(bike_id, set_collector=True, collector_id=None))
+    mine = await client.get("/collector/api/round", headers=ngozi.cookie)
+    assert (await mine.json())["round"] is None
+    # A stopped collector cannot be given a bike.
+    await deps.bus.handle(UpdateCollector(day.collector_a, active=False))
+    with pytest.raises(Conflict, match="stopped"):
+        await deps.bus.handle(
+            UpdateBike(bike_id, set_collector=True, collector_id=day.collector_a)
+        )
 
 
 async def test_writes_need_the_csrf_token_and_a_session(

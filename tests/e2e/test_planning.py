@@ -184,7 +184,8 @@ async def test_first_weighing_gps_replaces_a_rough_location(
 ) -> None:
     """A geocoded address is rough: the first weighing with a GPS fix pins the door.
     A later fix does not move it, a plus code stays, and a fix far from the address
-    (a weighing typed in elsewhere) is not used; the batch path pins too."""
+    (a weighing typed in elsewhere) is not used; the batch path pins too. With no
+    address, only a fix near a hub is used."""
     client = app_client
     await client.deps.bus.handle(
         SetRate("PET", 5000, clock.today() - timedelta(days=1))
@@ -238,6 +239,20 @@ async def test_first_weighing_gps_replaces_a_rough_location(
     assert await location(far) == (6.4969, 3.3903, "geocoded")
     await weigh(far, 6.4960, 3.3899, batch=True)
     assert await location(far) == (6.4960, 3.3899, "gps")
+
+    # No address to compare with: the fix must be within reach of a hub, so a
+    # phone's zero or stale fix does not become the household's door.
+    lost = random_phone()
+    await client.text("JOIN Dayo, behind the big mango tree", lost)
+    await client.deps.bus.handle(LocateHouseholds())
+    assert await location(lost) == (None, None, "failed")
+    await fleet(client)  # a hub in Yaba
+    await weigh(lost, 0.0, 0.0)
+    assert await location(lost) == (None, None, "failed")
+    await weigh(lost, 9.0765, 7.3986, batch=True)  # Abuja
+    assert await location(lost) == (None, None, "failed")
+    await weigh(lost, 6.5120, 3.3790)
+    assert await location(lost) == (6.5120, 3.3790, "gps")
 
 
 async def test_expected_kg_comes_from_the_households_own_weighings(
@@ -601,11 +616,21 @@ async def test_fleet_changes_refuse_bad_input(app_client: Any) -> None:
         ("/api/v1/bikes/zero", {"active": False}, 400),
         ("/api/v1/hubs/999", {"lat": 6.5}, 404),
         ("/api/v1/collectors/999", {"active": False}, 404),
+        # A misspelt field is refused, not ignored while the rest goes through.
+        (f"/api/v1/bikes/{first}", {"capacity": 50, "active": False}, 400),
+        (f"/api/v1/bikes/{first}", {}, 400),
+        ("/api/v1/hubs/1", {"latitude": 6.5}, 400),
+        ("/api/v1/collectors/1", {"phone": "+2348030000000"}, 400),
     ]
     for path, body, status in cases:
         resp = await client.patch(path, json=body, headers=client.ops)
         assert resp.status == status, (path, body, await resp.text())
         assert "error" in await resp.json()
+    resp = await client.patch(
+        f"/api/v1/bikes/{first}", json={"capacity": 50}, headers=client.ops
+    )
+    message = (await resp.json())["error"]["message"]
+    assert message.startswith("unknown field(s) capacity; this endpoint takes name")
     after = (await (await client.get("/api/v1/bikes", headers=client.ops)).json())[
         "items"
     ]
