@@ -196,12 +196,15 @@ def best_of_seeds(
     max_iterations: int | None = None,
     pool: ProcessPoolExecutor | None = None,
     searches: Sequence[Search] | None = None,
+    first_here: bool = False,
 ) -> Solution:
     """Solve with each seed (in parallel when given a pool) and keep the best.
 
     ``searches`` says how each search runs (see :func:`portfolio`); by default
     all keep PyVRP's own setting. Ties go to the earlier seed, so the choice
-    does not depend on timing.
+    does not depend on timing. With ``first_here`` the first search runs in
+    this process while the pool runs the others: it starts at once, with no
+    process to start or data to copy (for a caller that would only wait).
     """
     if searches is None:
         searches = [PYVRP] * len(seeds)
@@ -211,6 +214,9 @@ def best_of_seeds(
     ]
     if pool is None or len(jobs) == 1:
         solutions = [_run_job(job) for job in jobs]
+    elif first_here:
+        others = [pool.submit(_run_job, job) for job in jobs[1:]]
+        solutions = [_run_job(jobs[0])] + [f.result() for f in others]
     else:
         solutions = list(pool.map(_run_job, jobs))
     return min(solutions, key=lambda sol: objective(data, sol))

@@ -233,9 +233,10 @@ def _cooperative(
 ) -> Solution:
     """Search with several processes: independent seeds, then split by routes.
 
-    Small instances get one run per worker and keep the best, the first with
-    PyVRP's own setting and the second with short kicks, a short history or
-    PyVRP's setting again, by the instance (see ``_engine.portfolio``). Big
+    Small instances get one run per process and keep the best, the first (in
+    this process, which would otherwise only wait) with PyVRP's own setting and
+    the second with short kicks, a short history or PyVRP's setting again, by
+    the instance (see ``_engine.portfolio``). Big
     ones (where a single search is far from converged at short budgets) first
     race seeds with PyVRP's setting for a while, then repeatedly split the best
     solution's routes into ``n_workers`` angular groups around the depot and
@@ -252,11 +253,18 @@ def _cooperative(
             # this instance (see _engine.portfolio and the figures above it).
             searches = _engine.portfolio(data, n_workers)
             return _engine.best_of_seeds(
-                data, seeds, deadline=deadline, pool=pool, searches=searches
+                data,
+                seeds,
+                deadline=deadline,
+                pool=pool,
+                searches=searches,
+                first_here=True,
             )
         now = time.monotonic()
         first_end = now + _FIRST_PHASE * (deadline - now)
-        best = _engine.best_of_seeds(data, seeds, deadline=first_end, pool=pool)
+        best = _engine.best_of_seeds(
+            data, seeds, deadline=first_end, pool=pool, first_here=True
+        )
         low, high = _ROUND_SECONDS
         length = min(max(_ROUND_SHARE * (deadline - first_end), low), high)
         rounds = max(1, round((deadline - first_end) / length))
