@@ -100,3 +100,54 @@ def test_main_prints_json(capsys):
     assert status == 0
     assert set(out) == {"cost", "routes"}
     assert out["cost"] == pytest.approx(read_file(CVRP).cost(out["routes"]))
+
+
+def _write_cvrp(path: Path, n: int, capacity: int, seed: int) -> None:
+    """A CVRPLIB file: depot at the centre, n customers on a 1,000 x 1,000 grid."""
+    import random
+
+    rng = random.Random(seed)
+    nodes = [(500, 500)] + [
+        (rng.randint(0, 1000), rng.randint(0, 1000)) for _ in range(n)
+    ]
+    lines = [
+        f"NAME : gen-{n}",
+        "TYPE : CVRP",
+        f"DIMENSION : {n + 1}",
+        "EDGE_WEIGHT_TYPE : EUC_2D",
+        f"CAPACITY : {capacity}",
+        "NODE_COORD_SECTION",
+        *(f"{i + 1} {x} {y}" for i, (x, y) in enumerate(nodes)),
+        "DEMAND_SECTION",
+        *(f"{i + 1} {0 if i == 0 else rng.randint(1, 10)}" for i in range(n + 1)),
+        "DEPOT_SECTION",
+        "1",
+        "-1",
+        "EOF",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("plain_beside", [True, False])
+def test_big_file_improved_in_groups_keeps_every_customer_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_beside: bool
+):
+    """A file of 450 customers takes the group path, with PyVRP's own search
+    beside the groups or with the groups on both processes: the answer is
+    feasible, visits each customer once and costs what its routes cost."""
+    import routes_planner.vrplib as vrplib_module
+
+    monkeypatch.setattr(
+        vrplib_module, "_PLAIN_BESIDE_BELOW", 10_000 if plain_beside else 0
+    )
+    path = tmp_path / "gen-450.vrp"
+    _write_cvrp(path, 450, capacity=60, seed=5)
+    result = solve_file(path, 3.0, n_workers=2)
+    assert result.feasible
+    assert sorted(c for r in result.routes for c in r) == list(range(1, 451))
+    assert result.cost == pytest.approx(read_file(path).cost(result.routes))
+    instance = read_file(path)
+    load = [
+        sum(instance.data.client(c - 1).delivery[0] for c in r) for r in result.routes
+    ]
+    assert max(load) <= 60
