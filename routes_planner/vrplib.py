@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,9 @@ _FIRST_PHASE = 0.15
 _ROUND_SHARE = 0.1
 _ROUND_SECONDS = (1.0, 2.0)
 _GROUP_SIZE = 200
-# Below this many customers, PyVRP's own search runs beside the groups for the
-# whole time (one core fewer for the groups) and the better result is kept. At
+# Below this many customers (and with two processes), PyVRP's own search runs
+# beside the groups for the whole time (one core fewer for the groups) and the
+# better result is kept. At
 # 10 s, seeds 1-3, on gen-C-500 groups on both cores came out 20,765 · 20,613 ·
 # 20,829 against plain PyVRP's 20,687 · 20,784 · 20,683; beside it, 20,687 ·
 # 20,741 · 20,625. On X-n502-k39 and gen-R-500 the two were within 0.1%; on
@@ -268,17 +269,14 @@ def _cooperative(
                 searches=searches,
                 first_here=True,
             )
-    if data.num_clients < _PLAIN_BESIDE_BELOW:
+    if data.num_clients < _PLAIN_BESIDE_BELOW and n_workers == 2:
         # Groups gain little here over PyVRP's own search: keep that search
         # (plain PyVRP's trajectory) in this process for the whole time, and
-        # improve groups of routes on the other cores.
-        with (
-            ProcessPoolExecutor(max_workers=n_workers - 1) as pool,
-            ThreadPoolExecutor(max_workers=1) as driver,
-        ):
-            grouped = driver.submit(
-                _groups, data, seeds[1:], deadline, pool, n_workers - 1
-            )
+        # improve groups of routes in the other process, one group after the
+        # other (cut and merged there too, so nothing here competes with the
+        # search for the interpreter).
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            grouped = pool.submit(_groups, data, seeds[1:], deadline, None, 1)
             plain = _engine.run(data, seed=seed, deadline=deadline)
             other = grouped.result()
         return min((plain, other), key=lambda sol: _engine.objective(data, sol))
@@ -290,15 +288,16 @@ def _groups(
     data: ProblemData,
     seeds: list[int],
     deadline: float,
-    pool: ProcessPoolExecutor,
+    pool: ProcessPoolExecutor | None,
     cores: int,
 ) -> Solution:
+    """Race ``seeds`` for the first phase, then improve groups of the best
+    solution's routes in rounds: in ``pool`` (``cores`` at once), or one after
+    the other in this process when there is no pool."""
     now = time.monotonic()
     first_end = now + _FIRST_PHASE * (deadline - now)
-    if len(seeds) == 1:
-        best = pool.submit(
-            _engine._run_job, (data, seeds[0], first_end, None, _engine.PYVRP)
-        ).result()
+    if pool is None or len(seeds) == 1:
+        best = _engine.run(data, seed=seeds[0], deadline=first_end)
     else:
         best = _engine.best_of_seeds(
             data, seeds, deadline=first_end, pool=pool, first_here=True
@@ -318,7 +317,10 @@ def _groups(
         )
         if len(jobs) < 2:
             break
-        improved = list(pool.map(_solve_group, jobs))
+        if pool is None:
+            improved = [_solve_group(job) for job in jobs]
+        else:
+            improved = list(pool.map(_solve_group, jobs))
         merged = _merge(data, jobs, improved)
         if _engine.objective(data, merged) <= _engine.objective(data, best):
             best = merged
