@@ -47,12 +47,12 @@ _ROUND_SECONDS = (1.0, 2.0)
 _GROUP_SIZE = 200
 # Below this many customers (and with two processes), PyVRP's own search runs
 # beside the groups for the whole time (one core fewer for the groups) and the
-# better result is kept. At
-# 10 s, seeds 1-3, on gen-C-500 groups on both cores came out 20,765 · 20,613 ·
-# 20,829 against plain PyVRP's 20,687 · 20,784 · 20,683; beside it, 20,687 ·
-# 20,741 · 20,625. On X-n502-k39 and gen-R-500 the two were within 0.1%; on
-# X-n1001-k43 and RC1_10_1, where groups lead plain PyVRP by 2-4%, one core
-# fewer for them cost 0.5-1.2%.
+# better result is kept. At 10 s, seeds 1-3, gen-C-500 with groups on both
+# cores came out 20,765 · 20,613 · 20,829 against plain PyVRP's 20,687 ·
+# 20,784 · 20,683; with the search beside them, 20,712 · 20,765 · 20,651
+# against 20,736 · 20,784 · 20,639 in the same runs. On X-n502-k39 and
+# gen-R-500 the two ways were within 0.1%; on X-n1001-k43 and RC1_10_1, where
+# groups lead plain PyVRP by 2-4%, one core fewer for them cost 0.5-1.2%.
 _PLAIN_BESIDE_BELOW = 700
 
 
