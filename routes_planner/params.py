@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,9 @@ class PlannerParams:
     part_size
         Target number of stops per part when a day is split.
     balance_weight
-        Cost (in metres) per second a bike's day runs over the fleet's average
-        day; ``0`` plans for distance only.
+        Cost, in metres of riding, of each minute a bike's day runs over the
+        fleet's average day; ``0`` plans for distance only. At 12 km/h, 200
+        weighs a minute over the average like a minute of riding.
     must_serve_after_days
         A stop waiting this many days or more must be served.
     base_prize_m
@@ -105,8 +107,27 @@ class PlannerParams:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown planner parameters: {', '.join(unknown)}")
+        for name, value in data.items():
+            wanted = _KINDS[name]
+            # TOML has no int/float mix-up to forgive except an int for a float.
+            ok = not isinstance(value, bool) and (
+                isinstance(value, int) or (wanted == "a number" and _is_float(value))
+            )
+            if not ok:
+                raise ValueError(f"{name} must be {wanted}, not {value!r}")
         return cls(**data)
 
     def replace(self, **changes: Any) -> PlannerParams:
         """Return a copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def _is_float(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+# What each field takes in a file: whole numbers, or any (finite) number.
+_KINDS = {
+    f.name: "a number" if "float" in str(f.type) else "a whole number"
+    for f in dataclasses.fields(PlannerParams)
+}

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
 
-from routes_planner import Bike, Hub, PlannerParams, Problem, Stop, plan
+from routes_planner import Bike, Hub, Problem, Stop, plan
 from service.clock import Clock
 from service.domain.commands import (
     LocateHouseholds,
@@ -133,7 +133,7 @@ async def plan_day(
     if hub_rows and bike_rows and pickup_rows:
         problem = _problem(cmd, hub_rows, bike_rows, pickup_rows, history, out, clock)
         carried = {b.id: b.load_kg for b in problem.bikes}
-        params = PlannerParams(time_limit_s=cmd.seconds or settings.plan_seconds)
+        params = settings.planner_params(cmd.seconds)
         started = perf_counter()
         result = await asyncio.to_thread(plan, problem, params)
         routes = list(result.rounds)

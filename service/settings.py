@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from routes_planner import PlannerParams
 
 # A list setting: `a,b` or a JSON array `["a", "b"]` in the environment.
 StrList = Annotated[tuple[str, ...], NoDecode]
@@ -61,6 +64,11 @@ class Settings(BaseSettings):
     plan_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     reminder_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     plan_seconds: float = Field(default=10.0, gt=0, le=600)
+    # The planner's other knobs (balance_weight, must_serve_after_days, n_workers...):
+    # a TOML file of routes_planner.PlannerParams fields, read at start; empty keeps
+    # the defaults. The budget is plan_seconds, not the file's.
+    planner_file: str = ""
+    _planner: PlannerParams = PrivateAttr(default_factory=PlannerParams)
     # Geocoding JOIN addresses: "none" (plus codes and GPS pins only) or a geopy
     # service name such as "nominatim"; results are cached in the database.
     # Map tiles for the collector and operator maps; pages still list stops without them.
@@ -144,7 +152,13 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "a real payout provider needs RECOOP_PAYOUT_CALLBACK_TOKEN to authenticate its callbacks"
             )
+        if self.planner_file:
+            self._planner = _planner_params(self.planner_file)
         return self
+
+    def planner_params(self, seconds: float | None = None) -> PlannerParams:
+        """The planner's parameters, with ``seconds`` (else ``plan_seconds``) to plan."""
+        return self._planner.replace(time_limit_s=seconds or self.plan_seconds)
 
     @classmethod
     def from_env(
@@ -177,6 +191,22 @@ class Settings(BaseSettings):
         return f"Settings({', '.join(shown)})"
 
     __str__ = __repr__
+
+
+def _planner_params(path: str) -> PlannerParams:
+    where = f"RECOOP_PLANNER_FILE={path}"
+    try:
+        with open(path, "rb") as fh:
+            keys = tomllib.load(fh)
+        if "time_limit_s" in keys:
+            raise ValueError(
+                "the planning budget is RECOOP_PLAN_SECONDS, not time_limit_s here"
+            )
+        return PlannerParams.from_file(path)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
+    except ValueError as exc:  # tomllib's TOMLDecodeError is one too
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _mask_url_password(url: str) -> str:

@@ -685,3 +685,39 @@ async def test_planning_bad_input_is_4xx(app_client: Any) -> None:
             headers=client.ops,
         )
     ).status == 400
+
+
+class TestBalancedPlanning:
+    """RECOOP_PLANNER_FILE reaches the evening plan: with balancing, no rider's day
+    is far longer than the other's."""
+
+    @pytest.fixture
+    def settings(self, settings: Any, tmp_path: Any) -> Any:
+        path = tmp_path / "planner.toml"
+        # A minute of a day over the average costs as much as 2 km of riding.
+        path.write_text("balance_weight = 2000\n")
+        return type(settings).from_env(
+            {},
+            twilio_auth_token=settings.twilio_auth_token.get_secret_value(),
+            public_base_url=settings.public_base_url,
+            africastalking_webhook_token="at-secret",
+            leader_lock_id=settings.leader_lock_id,
+            planner_file=str(path),
+        )
+
+    async def test_both_riders_share_a_day_one_could_ride_alone(
+        self, app_client: Any, clock: Any
+    ) -> None:
+        client = app_client
+        assert client.deps.settings.planner_params().balance_weight == 2000
+        # One 100 kg bike could take all six stops in one trip, the shortest ride.
+        await fleet(client, bikes=2, capacity=100)
+        await households_with_pickups(client, 6)
+        tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+        resp = await client.post(
+            "/api/v1/plan", json={"day": tomorrow, "seconds": 1.0}, headers=client.ops
+        )
+        assert (await resp.json())["scheduled"] == 6
+        rounds = await day_rounds(client, tomorrow)
+        assert len(rounds) == 2
+        assert all(len(r["visits"]) >= 2 for r in rounds)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from routes_planner import PlannerParams
 from service.logs import ScrubFilter, scrub
 from service.phones import BadPhoneNumber, to_e164
 from service.settings import Settings
@@ -18,6 +20,44 @@ def test_twilio_gateway_without_token_refuses_to_start() -> None:
         Settings.from_env(
             {"RECOOP_SMS_GATEWAY": "twilio", "RECOOP_TWILIO_ACCOUNT_SID": "AC1"}
         )
+
+
+def test_planner_file_sets_the_planner_and_plan_seconds_the_budget(
+    tmp_path: Path,
+) -> None:
+    """RECOOP_PLANNER_FILE turns on balancing (say); the budget stays the service's."""
+    path = tmp_path / "planner.toml"
+    path.write_text("balance_weight = 5\nmust_serve_after_days = 2\n")
+    s = Settings.from_env(
+        {"RECOOP_PLANNER_FILE": str(path), "RECOOP_PLAN_SECONDS": "20"}
+    )
+    params = s.planner_params()
+    assert (params.balance_weight, params.must_serve_after_days) == (5, 2)
+    assert params.time_limit_s == 20
+    assert s.planner_params(3.0).time_limit_s == 3.0
+    assert Settings.from_env({}).planner_params() == PlannerParams(time_limit_s=10)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "RECOOP_PLANNER_FILE=.*cannot read it"),
+        ("balance_wieght = 5", "unknown planner parameters: balance_wieght"),
+        ("n_workers = 0", "n_workers must be >= 1"),
+        ("n_workers = 'two'", "n_workers must be a whole number"),
+        ("time_limit_s = 30", "the planning budget is RECOOP_PLAN_SECONDS"),
+        ("balance_weight = ", "RECOOP_PLANNER_FILE=.*Invalid value"),
+    ],
+)
+def test_a_bad_planner_file_stops_the_start(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    """A planner file that cannot work is refused at start, naming the problem."""
+    path = tmp_path / "planner.toml"
+    if text is not None:
+        path.write_text(text + "\n")
+    with pytest.raises(ValidationError, match=message):
+        Settings.from_env({"RECOOP_PLANNER_FILE": str(path)})
 
 
 def test_repr_masks_secrets() -> None:

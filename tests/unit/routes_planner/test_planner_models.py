@@ -105,6 +105,32 @@ def test_params_from_toml_refuses_unknown_keys(tmp_path):
         PlannerParams.from_file(path)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("n_workers = 1.5", "n_workers must be a whole number, not 1.5"),
+        ("balance_weight = 'high'", "balance_weight must be a number"),
+        ("must_serve_after_days = true", "must be a whole number, not True"),
+        ("balance_weight = nan", "balance_weight must be a number, not nan"),
+        ("max_iterations = 2.0", "max_iterations must be a whole number"),
+    ],
+)
+def test_params_from_toml_refuses_wrong_types(tmp_path, line, message):
+    """A value of the wrong kind is refused by name, not found at planning time."""
+    path = tmp_path / "planner.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ValueError, match=message):
+        PlannerParams.from_file(path)
+
+
+def test_params_from_toml_takes_an_int_for_a_float(tmp_path):
+    """`balance_weight = 2` is a number as good as 2.0."""
+    path = tmp_path / "planner.toml"
+    path.write_text("balance_weight = 2\npriority_weight = 0.75\n")
+    params = PlannerParams.from_file(path)
+    assert (params.balance_weight, params.priority_weight) == (2, 0.75)
+
+
 def test_params_validation():
     """Nonsense parameters are refused."""
     with pytest.raises(ValueError):
