@@ -29,6 +29,7 @@ from pyvrp import (
 )
 
 from routes_planner import _engine
+from routes_planner.params import positive_seconds
 
 # Solomon/Homberger (DIMACS) distances are truncated to one decimal: we work
 # in tenths so that every distance, time and window is an integer.
@@ -107,12 +108,31 @@ def read_file(path: str | Path) -> Instance:
     """
     path = Path(path)
     fmt = "solomon" if _looks_solomon(path) else "vrplib"
-    raw: dict[str, Any] = _vrplib.read_instance(str(path), instance_format=fmt)
+    try:
+        return _instance(path, _vrplib.read_instance(str(path), instance_format=fmt))
+    except OSError:
+        raise
+    except Exception as exc:  # the parser's and numpy's errors on a bad file vary
+        if isinstance(exc, BadInstance):
+            raise
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise BadInstance(
+            f"{path.name} is not a CVRPLIB/VRPLIB or Solomon instance ({what})"
+        ) from exc
+
+
+class BadInstance(ValueError):
+    """A file that cannot be read as an instance; the message says why."""
+
+
+def _instance(path: Path, raw: dict[str, Any]) -> Instance:
     coords = np.asarray(raw["node_coord"], dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[0] < 2 or coords.shape[1] != 2:
+        raise BadInstance(f"{path.name}: no depot and customers with x, y coordinates")
     n_nodes = coords.shape[0]
     depots = [int(d) for d in np.atleast_1d(raw.get("depot", [0]))]
     if len(depots) != 1:
-        raise ValueError(f"{path.name}: {len(depots)} depots; one is supported")
+        raise BadInstance(f"{path.name}: {len(depots)} depots; one is supported")
     depot = depots[0]
     customers = [i for i in range(n_nodes) if i != depot]
 
@@ -217,6 +237,10 @@ def solve_file(
     SolveResult
         Cost (in the file's units) and routes in ``.sol`` numbering.
     """
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, not {seconds}")
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be at least 1, not {n_workers}")
     started = time.monotonic() if started is None else started
     instance = read_file(path)
     # Leave time to shut the workers down and print the answer: about 10 ms
@@ -497,6 +521,16 @@ def format_text(result: SolveResult) -> str:
     return "\n".join(lines)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``FILE [--seconds S] [--json] [--seed N] [--workers W]``.
 
@@ -508,24 +542,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 1 when no feasible solution was found.
+        Exit status: 0 on success, 1 when no feasible solution was found, 2
+        when the arguments or the file are wrong (with a message saying why).
     """
     parser = argparse.ArgumentParser(
         prog="recoop solve", description="Solve a CVRPLIB/VRPLIB or Solomon file."
     )
     parser.add_argument("file", type=Path)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=positive_seconds, default=10.0)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    args = parser.parse_args(argv)
-    result = solve_file(
-        args.file,
-        args.seconds,
-        seed=args.seed,
-        n_workers=args.workers,
-        started=process_started(),
+    parser.add_argument(
+        "--workers", type=_at_least_one, default=min(2, os.cpu_count() or 1)
     )
+    args = parser.parse_args(argv)
+    try:
+        result = solve_file(
+            args.file,
+            args.seconds,
+            seed=args.seed,
+            n_workers=args.workers,
+            started=process_started(),
+        )
+    except OSError as exc:
+        parser.exit(2, f"recoop solve: cannot read {args.file}: {exc.strerror}\n")
+    except BadInstance as exc:
+        parser.exit(2, f"recoop solve: {exc}\n")
     print(format_json(result) if args.json else format_text(result))
     return 0 if result.feasible else 1
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from routes_planner.params import positive_seconds
 from service.settings import Settings
 
 log = logging.getLogger("recoop")
@@ -316,7 +317,9 @@ def parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="plan a day's rounds from open pickup requests")
     plan.add_argument("--date", required=True, help="YYYY-MM-DD")
-    plan.add_argument("--seconds", type=float, default=None, help="solver time budget")
+    plan.add_argument(
+        "--seconds", type=positive_seconds, default=None, help="solver time budget"
+    )
     plan.set_defaults(func=cmd_plan)
 
     rec = sub.add_parser("reconcile", help="match a provider statement against payouts")
@@ -334,7 +337,7 @@ def parser() -> argparse.ArgumentParser:
         "solve", help="run the route planner on a VRPLIB/Solomon file"
     )
     solve.add_argument("file")
-    solve.add_argument("--seconds", type=float, default=10.0)
+    solve.add_argument("--seconds", type=positive_seconds, default=10.0)
     solve.add_argument("--json", action="store_true")
     solve.set_defaults(func=cmd_solve)
     return top

@@ -131,3 +131,37 @@ async def test_recoop_solve_prints_the_contract_json(tmp_path: Path) -> None:
     visited = sorted(c for route in answer["routes"] for c in route)
     assert visited == list(range(1, 101))
     assert answer["cost"] == read_file(path).cost(answer["routes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seconds", "0"], "'0' is not a number of seconds above 0"),
+        (["--seconds", "-5"], "'-5' is not a number of seconds above 0"),
+        (["--seconds", "nan"], "'nan' is not a number of seconds above 0"),
+        (["--seconds", "ten"], "'ten' is not a number of seconds above 0"),
+    ],
+)
+async def test_recoop_solve_refuses_a_budget_that_is_not_one(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """A budget of 0, below 0, NaN (which never ran out) or not a number: usage error."""
+    code, out, err = await recoop(
+        "solve", str(DATA / "X-n101-k25.vrp"), *args, cwd=tmp_path
+    )
+    assert (code, out) == (2, "") and message in err
+
+
+async def test_recoop_solve_names_a_file_it_cannot_read(tmp_path: Path) -> None:
+    """A missing, empty or garbled file is named with the reason, no traceback."""
+    (tmp_path / "empty.vrp").write_text("")
+    (tmp_path / "garbled.vrp").write_text("NAME : x\nTYPE : CVRP\nDIMENSION : 3\n")
+    cases = {
+        "missing.vrp": "cannot read missing.vrp: No such file or directory",
+        "empty.vrp": "empty.vrp is not a CVRPLIB/VRPLIB or Solomon instance",
+        "garbled.vrp": "garbled.vrp is not a CVRPLIB/VRPLIB or Solomon instance",
+    }
+    for name, message in cases.items():
+        code, out, err = await recoop("solve", name, "--seconds", "1", cwd=tmp_path)
+        assert code == 2 and out == "", (name, err)
+        assert message in err and "Traceback" not in err, (name, err)

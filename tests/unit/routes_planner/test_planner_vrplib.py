@@ -7,7 +7,14 @@ import pytest
 import vrplib
 from pyvrp import Activity, ActivityType, Route, Solution
 
-from routes_planner.vrplib import SolveResult, format_json, main, read_file, solve_file
+from routes_planner.vrplib import (
+    BadInstance,
+    SolveResult,
+    format_json,
+    main,
+    read_file,
+    solve_file,
+)
 
 DATA = Path(__file__).parent / "data"
 CVRP = DATA / "X-n101-k25.vrp"
@@ -82,6 +89,21 @@ def test_solve_solomon_in_parallel_within_vehicle_limit():
     assert len(result.routes) <= 25
     assert result.cost == pytest.approx(read_file(SOLOMON).cost(result.routes))
     assert sorted(c for r in result.routes for c in r) == list(range(1, 101))
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan"), float("inf")])
+def test_solve_file_refuses_a_budget_that_is_not_one(seconds):
+    """A NaN budget never ran out and 0 gave a bare first answer: both refused."""
+    with pytest.raises(ValueError, match="seconds must be a positive number"):
+        solve_file(CVRP, seconds)
+
+
+def test_read_file_says_what_is_wrong_with_a_file(tmp_path):
+    """A file that is not an instance raises BadInstance naming it, not KeyError."""
+    path = tmp_path / "notes.vrp"
+    path.write_text("shopping list\n")
+    with pytest.raises(BadInstance, match=r"notes\.vrp is not a CVRPLIB"):
+        read_file(path)
 
 
 def test_format_json_shape():
