@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -112,7 +113,9 @@ def make_sms_gateway(settings: Settings, http: httpx.AsyncClient) -> SmsGateway:
         )
     from service.gateways.console_sms import ConsoleSms
 
-    return ConsoleSms()
+    # Beside the log (stderr, numbers masked like the log's), so that a command's
+    # own output (`recoop plan` prints JSON) stays clean.
+    return ConsoleSms(sys.stderr, mask_numbers=True)
 
 
 def make_payout_providers(

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from service.domain.commands import Command
-from service.domain.errors import AlreadyExists, Conflict
+from service.domain.errors import Conflict, Refused
 from service.domain.events import Event
 from service.unit_of_work import NeedsFullUnitOfWork, UnitOfWork
 
@@ -27,7 +27,7 @@ _RETRY_SQLSTATES = {"40001", "40P01"}
 
 def is_transient(exc: BaseException) -> bool:
     """A race we lost (another transaction got there first); running again is safe."""
-    if isinstance(exc, AlreadyExists):
+    if isinstance(exc, Refused):
         return False
     if isinstance(exc, Conflict | IntegrityError):
         return True

@@ -158,6 +158,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from service.bootstrap import build
     from service.domain.commands import PlanDay
+    from service.domain.errors import DomainError
 
     try:
         day = date.fromisoformat(args.date)
@@ -180,7 +181,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         finally:
             await deps.close()
 
-    summary = asyncio.run(run())
+    try:
+        summary = asyncio.run(run())
+    except DomainError as exc:  # a day gone, another plan of the day still running
+        raise SystemExit(f"recoop plan: {exc}") from None
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -86,7 +86,12 @@ class CollectorRounds:
             return None if head is None else await _round_json(conn, head)
 
     async def round(self, collector_id: int, round_id: int) -> dict[str, Any]:
-        """One round by id; NotFound, or NotYourStop when it is another's bike."""
+        """One round by id; NotFound, or NotYourStop when it is another's bike.
+
+        A round a re-plan replaced gives the collector's round on the same bike
+        that day instead, if there is one: the link texted earlier still works
+        (a re-plan that leaves a rider's stops as they were sends no new one).
+        """
         async with self._connect() as conn:
             head = (
                 await conn.execute(_round_head().where(rounds.c.id == round_id))
@@ -95,6 +100,15 @@ class CollectorRounds:
                 raise NotFound(f"no round {round_id}")
             if head.collector_id != collector_id:
                 raise NotYourStop("this round is on another collector's bike")
+            if head.status == "superseded":
+                stmt = _round_head().where(
+                    rounds.c.day == head.day,
+                    rounds.c.bike_id == head.bike_id,
+                    rounds.c.status == "planned",
+                    rounds.c.collector_id == collector_id,
+                )
+                current = (await conn.execute(stmt)).first()
+                head = head if current is None else current
             return await _round_json(conn, head)
 
     async def rates(self, day: date) -> dict[str, int]:
@@ -120,6 +134,7 @@ def _round_head() -> sa.Select[Any]:
             rounds.c.end_min,
             bikes.c.name.label("bike"),
             rounds.c.collector_id,
+            rounds.c.bike_id,
             hubs.c.name.label("hub"),
             hubs.c.lat.label("hub_lat"),
             hubs.c.lon.label("hub_lon"),

@@ -23,7 +23,7 @@ from service.domain.commands import (
     UpdateCollector,
     UpdateHub,
 )
-from service.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from service.domain.errors import AlreadyExists, InvalidInput, NotFound, Refused
 from service.persistence.tables import bikes, collectors, hubs, pickups, rounds
 from service.planning import round_link_sms
 from service.settings import Settings
@@ -169,7 +169,7 @@ async def update_bike(
         if cmd.set_collector and cmd.collector_id is not None:
             rider = await _row(uow.conn, collectors, cmd.collector_id, "collector")
             if not rider.active and cmd.collector_id != row.collector_id:
-                raise Conflict(
+                raise Refused(
                     f"collector {cmd.collector_id} is stopped: restore them first"
                 )
         if changes:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
@@ -19,7 +23,7 @@ from service.domain.commands import (
     SendReminders,
     SetWeeklyDay,
 )
-from service.domain.errors import InvalidInput, NotFound
+from service.domain.errors import InvalidInput, NotFound, Refused
 from service.domain.events import SmsQueued
 from service.domain.model import new_pickup_code
 from service.domain.replies import render
@@ -108,7 +112,99 @@ async def plan_day(
 ) -> PlanSummary:
     """Plan the day, schedule each pickup with a bike and a 2-hour window, and tell
     households and collectors by SMS (a changed window sends a new SMS; an unchanged
-    one does not, because the outbox key carries the window)."""
+    one does not, because the outbox key carries the window).
+
+    A day that has passed is refused; today is planned from now on. With
+    ``without_bikes`` (a re-plan) each must be a bike still in the day's plans,
+    and the bikes dropped by earlier re-plans of the day stay out too (a plan of
+    the whole day, without ``without_bikes``, takes every active bike again). Plans of one
+    day run one at a time: a second waits for the first, then re-plans.
+    """
+    now_local = clock.now().astimezone(clock.tz)
+    today = now_local.date()
+    if cmd.day < today:
+        raise InvalidInput(
+            f"{cmd.day.isoformat()} has passed: plan today or a day to come"
+        )
+    if cmd.day == today:
+        # Nothing can be promised for a time already gone.
+        minute = now_local.hour * 60 + now_local.minute
+        cmd = dataclasses.replace(cmd, from_min=max(cmd.from_min or 0, minute))
+    budget = cmd.seconds or settings.plan_seconds
+    async with _day_lock(db, settings, cmd.day, wait_s=2 * budget + 30):
+        return await _plan_day(
+            cmd,
+            uow,
+            clock=clock,
+            settings=settings,
+            db=db,
+            uow_factory=uow_factory,
+            metrics=metrics,
+        )
+
+
+# One plan per database and day at a time in this process (by event loop, which
+# an asyncio lock belongs to); the PostgreSQL lock covers the other processes.
+_DAY_LOCKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, date], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _day_lock(
+    db: Database, settings: Settings, day: date, *, wait_s: float
+) -> AsyncIterator[None]:
+    """Hold the lock on planning ``day``: in this process, and on PostgreSQL an
+    advisory lock (keyed by the deployment's lock id and the day) that the
+    other processes see. Refused after ``wait_s`` seconds of waiting."""
+    busy = Refused(
+        f"another plan of {day.isoformat()} is still running; "
+        "try again when it has finished"
+    )
+    locks = _DAY_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.setdefault((str(db.writer.url), day), asyncio.Lock())
+    try:
+        await asyncio.wait_for(lock.acquire(), timeout=wait_s)
+    except TimeoutError:
+        raise busy from None
+    try:
+        if db.dialect != "postgresql":
+            yield
+            return
+        key = (settings.leader_lock_id % 2**31, day.toordinal())
+        conn = await db.writer.connect()
+        try:
+            give_up = asyncio.get_running_loop().time() + wait_s
+            while not (
+                await conn.exec_driver_sql(
+                    f"SELECT pg_try_advisory_lock({key[0]}, {key[1]})"
+                )
+            ).scalar_one():
+                if asyncio.get_running_loop().time() >= give_up:
+                    raise busy
+                await asyncio.sleep(0.25)
+            try:
+                yield
+            finally:
+                await conn.exec_driver_sql(
+                    f"SELECT pg_advisory_unlock({key[0]}, {key[1]})"
+                )
+        finally:
+            await conn.close()
+    finally:
+        lock.release()
+
+
+async def _plan_day(
+    cmd: PlanDay,
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    settings: Settings,
+    db: Database,
+    uow_factory: Callable[[], UnitOfWork],
+    metrics: Metrics | None = None,
+) -> PlanSummary:
     now = clock.now()
     summary = PlanSummary(day=cmd.day.isoformat())
     if not cmd.without_bikes:
@@ -117,9 +213,10 @@ async def plan_day(
     async with db.reader.connect() as conn:
         conn = await conn.execution_options(**{READONLY: True})
         hub_rows = await pdb.all_hubs(conn)
-        bike_rows = [
-            b for b in await pdb.active_bikes(conn) if b.id not in cmd.without_bikes
-        ]
+        left_out = set(cmd.without_bikes)
+        if cmd.without_bikes:
+            left_out |= await _dropped_out(conn, cmd)
+        bike_rows = [b for b in await pdb.active_bikes(conn) if b.id not in left_out]
         pickup_rows = await pdb.plannable_pickups(conn, cmd.day)
         # A re-plan during the day starts each bike from where it was last seen.
         out = {} if cmd.from_min is None else await pdb.bikes_out(conn, cmd.day)
@@ -157,7 +254,7 @@ async def plan_day(
     day_text = cmd.day.strftime("%a %d %b")
     async with uow:
         conn = uow.conn
-        await pdb.supersede_rounds(conn, cmd.day)
+        await pdb.supersede_rounds(conn, cmd.day, dropped=cmd.without_bikes, now=now)
         scheduled: set[int] = set()
         for route in routes:
             bike = bike_by_id[route.bike_id]
@@ -197,11 +294,13 @@ async def plan_day(
                     bike.shift_end_min,
                     not_before=cmd.from_min,
                 )
-                promised = pickup.window_start_min
+                promised = (
+                    pickup.window_start_min
+                    if pickup.status == "scheduled" and pickup.scheduled_day == cmd.day
+                    else None
+                )
                 if (
-                    pickup.status == "scheduled"
-                    and pickup.scheduled_day == cmd.day
-                    and promised is not None
+                    promised is not None
                     and promised <= visit.arrival_min <= promised + WINDOW_MIN
                 ):
                     # The window already texted still holds: keep it (no new text).
@@ -242,9 +341,15 @@ async def plan_day(
                         expires_at=local_instant(clock, cmd.day, end),
                     )
                 )
-                summary.notified += 1
+                if start != promised:
+                    summary.notified += 1  # the same window's text goes once
             await pdb.add_round_stops(conn, stop_rows)
             if bike.collector_phone:
+                # One text per rider and list of stops: a re-plan that leaves a
+                # rider's stops as they were sends none (their link follows the
+                # bike to its new round).
+                stops_seen = ",".join(str(row["pickup_id"]) for row in stop_rows)
+                digest = hashlib.sha256(stops_seen.encode()).hexdigest()[:16]
                 uow.emit(
                     round_link_sms(
                         settings,
@@ -254,7 +359,7 @@ async def plan_day(
                         day=cmd.day,
                         stops=len(visits),
                         until_min=bike.shift_end_min,
-                        key=f"round:{round_id}",
+                        key=f"round:{cmd.day}:{bike.id}:{bike.collector_id}:{digest}",
                     )
                 )
         summary.scheduled = len(scheduled)
@@ -281,6 +386,21 @@ async def plan_day(
     return summary
 
 
+async def _dropped_out(conn: Any, cmd: PlanDay) -> set[int]:
+    """Check the bikes of a re-plan (each exists and is still in the day) and
+    return those earlier re-plans of the day took out."""
+    missing = set(cmd.without_bikes) - await pdb.existing_bikes(conn, cmd.without_bikes)
+    if missing:
+        raise NotFound(f"no bike {min(missing)}")
+    latest = await pdb.round_bikes(conn, cmd.day)
+    day = cmd.day.isoformat()
+    for bike_id in cmd.without_bikes:
+        status = latest.get(bike_id)
+        if status == "dropped":
+            raise Refused(f"bike {bike_id} dropped out of {day} already")
+    return {bike_id for bike_id, status in latest.items() if status == "dropped"}
+
+
 def round_link_sms(
     settings: Settings,
     clock: Clock,
@@ -298,7 +418,7 @@ def round_link_sms(
     return SmsQueued(
         phone,
         render(
-            "collector_round",
+            "collector_round" if stops != 1 else "collector_round_one",
             "en",
             day=day.strftime("%a %d %b"),
             count=str(stops),

@@ -9,7 +9,11 @@ class Conflict(DomainError):
     """State changed under us; the bus retries the command from the start."""
 
 
-class AlreadyExists(Conflict):
+class Refused(Conflict):
+    """The state does not allow it (a 409), and running again will not help."""
+
+
+class AlreadyExists(Refused):
     """A name or number that must be unique is taken; running again will not help."""
 
 

@@ -536,6 +536,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ha": "Tunatarwa: Recoop za ta zo ta dauka yau tsakanin {window}. Lamba {code}.",
         "ig": "Ncheta: Recoop ga-abia ibu ya taa n'etiti {window}. Koodu {code}.",
     },
+    "collector_round_one": {
+        "en": "Your Recoop round {day}: 1 stop. Open {link}",
+        "pcm": "Your Recoop round {day}: 1 stop. Open {link}",
+        "yo": "Irin Recoop yin {day}: iduro 1. Si {link}",
+        "ha": "Zagayen Recoop naka {day}: tasha 1. Bude {link}",
+        "ig": "Njem Recoop gi {day}: ebe 1. Mepee {link}",
+    },
     "collector_round": {
         "en": "Your Recoop round {day}: {count} stops. Open {link}",
         "pcm": "Your Recoop round {day}: {count} stops. Open {link}",

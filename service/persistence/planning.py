@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -207,12 +208,64 @@ async def weekly_households_without_pickup(
     return list((await conn.execute(stmt)).scalars())
 
 
-async def supersede_rounds(conn: AsyncConnection, day: date) -> None:
-    await conn.execute(
-        rounds.update()
-        .where(rounds.c.day == day, rounds.c.status == "planned")
-        .values(status="superseded")
+async def supersede_rounds(
+    conn: AsyncConnection, day: date, *, dropped: Collection[int] = (), now: datetime
+) -> None:
+    """End the day's planned rounds: those of the ``dropped`` bikes as dropped,
+    the others as superseded. A dropped bike with no round gets an empty dropped
+    one, so that the day's later re-plans leave it out too. Without ``dropped``
+    (a plan of the whole day) the drop-outs end too: every active bike is back."""
+    planned = sa.and_(rounds.c.day == day, rounds.c.status == "planned")
+    if dropped:
+        ended = await conn.execute(
+            rounds.update()
+            .where(planned, rounds.c.bike_id.in_(list(dropped)))
+            .values(status="dropped")
+            .returning(rounds.c.bike_id)
+        )
+        idle = set(dropped) - {int(b) for b in ended.scalars()}
+        for bike in (
+            await conn.execute(sa.select(bikes).where(bikes.c.id.in_(idle)))
+        ).all():
+            await conn.execute(
+                rounds.insert().values(
+                    day=day,
+                    bike_id=bike.id,
+                    hub_id=bike.hub_id,
+                    collector_id=bike.collector_id,
+                    status="dropped",
+                    stops=0,
+                    trips=0,
+                    distance_m=0,
+                    load_kg=0.0,
+                    start_min=bike.shift_start_min,
+                    end_min=bike.shift_start_min,
+                    planned_at=now,
+                )
+            )
+    else:
+        # A plan of the whole day takes every active bike again.
+        planned = sa.and_(
+            rounds.c.day == day, rounds.c.status.in_(("planned", "dropped"))
+        )
+    await conn.execute(rounds.update().where(planned).values(status="superseded"))
+
+
+async def round_bikes(conn: AsyncConnection, day: date) -> dict[int, str]:
+    """Each bike's latest round on ``day``: bike id -> its status (planned,
+    superseded, or dropped when a re-plan took the bike out)."""
+    rows = await conn.execute(
+        sa.select(rounds.c.bike_id, rounds.c.status)
+        .where(rounds.c.day == day)
+        .order_by(rounds.c.id)
     )
+    # A full plan of the day after a drop-out gives the bike a newer round.
+    return {int(bike_id): str(status) for bike_id, status in rows.all()}
+
+
+async def existing_bikes(conn: AsyncConnection, ids: Collection[int]) -> set[int]:
+    rows = await conn.execute(sa.select(bikes.c.id).where(bikes.c.id.in_(list(ids))))
+    return {int(i) for i in rows.scalars()}
 
 
 async def add_round(conn: AsyncConnection, **values: Any) -> int:

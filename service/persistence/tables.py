@@ -455,7 +455,7 @@ class PlannedRound(SQLModel, table=True):
     # (``PATCH /api/v1/bikes/{id}`` moves the bike's rounds from today on).
     hub_id: int | None = Field(default=None, foreign_key="hubs.id")
     collector_id: int | None = Field(default=None, foreign_key="collectors.id")
-    status: str = Field(max_length=12)  # planned | superseded
+    status: str = Field(max_length=12)  # planned | superseded | dropped
     stops: int
     trips: int
     distance_m: int

@@ -17,6 +17,7 @@ import pytest
 from service.bootstrap import build
 from service.domain.commands import AddBike, AddHub, InboundSms, RegisterCollector
 from service.domain.pluscodes import encode
+from service.gateways._masking import mask_phone
 from service.settings import Settings
 from tests.builders import random_phone
 from tests.conftest import PG_URL
@@ -92,13 +93,14 @@ async def test_recoop_plan_schedules_the_day_and_sends_the_texts(
         "plan", "--date", day.isoformat(), "--seconds", "0.5", url=cli_url, cwd=tmp_path
     )
     assert code == 0, err
-    summary = json.loads(out[out.rindex('{\n  "day"') :])
+    summary = json.loads(out)  # nothing but the summary on stdout
     assert summary["day"] == day.isoformat()
     assert (summary["rounds"], summary["scheduled"], summary["unplanned"]) == (1, 2, [])
-    # The console gateway prints each SMS it sends, before the summary.
-    texts = [line for line in out.splitlines() if line.startswith("SMS to ")]
+    # The console gateway prints each SMS it sends beside the log, numbers masked.
+    texts = [line for line in err.splitlines() if line.startswith("SMS to ")]
+    assert texts and not any(phone in err for phone in phones)
     for phone in phones:
-        [sent] = [t for t in texts if t.startswith(f"SMS to {phone}:")]
+        [sent] = [t for t in texts if t.startswith(f"SMS to {mask_phone(phone)}:")]
         assert f"pickup: {day.strftime('%a %d %b')}, between" in sent
     assert sum("/collector?round=" in t for t in texts) == 1
 
@@ -115,6 +117,12 @@ async def test_recoop_plan_schedules_the_day_and_sends_the_texts(
         "plan", "--date", "tomorrow", url=cli_url, cwd=tmp_path
     )
     assert code != 0 and "--date must be YYYY-MM-DD" in err
+    yesterday = (date.today() - timedelta(days=2)).isoformat()
+    code, out, err = await recoop(
+        "plan", "--date", yesterday, url=cli_url, cwd=tmp_path
+    )
+    assert code != 0 and out == ""
+    assert f"recoop plan: {yesterday} has passed" in err and "Traceback" not in err
 
 
 async def test_recoop_solve_prints_the_contract_json(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -9,14 +10,17 @@ import pytest
 
 from service.app import create_app
 from service.bootstrap import build
+from service.collector_round import CollectorRounds
 from service.domain.commands import (
     CreateApiToken,
     LocateHouseholds,
+    PlanDay,
     RegisterCollector,
     SendReminders,
     SetRate,
 )
 from service.domain.pluscodes import encode
+from service.persistence.db import create_database
 from service.persistence.planning import active_bikes
 from service.planning import DEFAULT_EXPECTED_KG
 from tests.builders import BASE_URL, random_phone, sms_form, twilio_signature
@@ -685,6 +689,144 @@ async def test_planning_bad_input_is_4xx(app_client: Any) -> None:
             headers=client.ops,
         )
     ).status == 400
+
+
+async def test_plans_of_one_day_at_once_leave_one_round_per_bike(
+    app_client: Any, clock: Any, fake_sms: Any, db_target: Any, settings: Any
+) -> None:
+    """Three plans of tomorrow at once (a double click, the evening job, a second
+    server) run one after the other: one round per bike, each stop once, and the
+    collector texted once for an unchanged round. On PostgreSQL the second server
+    is held back by the database lock, on SQLite by the process's own."""
+    client = app_client
+    await fleet(client, bikes=2, capacity=100)
+    await households_with_pickups(client, 6)
+    url, connect_args = db_target
+    other_db = create_database(url, connect_args=connect_args)
+    other = build(settings, clock=clock, sms=fake_sms, db=other_db, background=[])
+    tomorrow = clock.today() + timedelta(days=1)
+    try:
+        await asyncio.gather(
+            client.deps.bus.handle(PlanDay(tomorrow, seconds=0.3)),
+            other.bus.handle(PlanDay(tomorrow, seconds=0.3)),
+            client.deps.bus.handle(PlanDay(tomorrow, seconds=0.3)),
+        )
+    finally:
+        await other.close()
+    rounds = await day_rounds(client, tomorrow.isoformat())
+    assert len({r["bike_id"] for r in rounds}) == len(rounds) >= 1
+    visits = [v["pickup_id"] for r in rounds for v in r["visits"]]
+    assert sorted(visits) == sorted(set(visits)) and len(visits) == 6
+    scheduled = (await client.deps.views.pickups(status="scheduled")).items
+    assert {p["id"] for p in scheduled} == set(visits)
+    await client.deps.dispatcher.run_once()
+    links = [m for m in fake_sms.sent if "/collector?round=" in m.body]
+    # The same stops give the same text key: repeats of an unchanged plan send none.
+    assert len(links) <= 3 * len(rounds)
+    riders = {m.to for m in links}
+    assert len(riders) == len(rounds)
+
+
+async def test_an_unchanged_replan_sends_the_rider_no_new_link_and_the_old_one_works(
+    app_client: Any, clock: Any, fake_sms: Any
+) -> None:
+    """Planning tomorrow again with nothing changed texts nobody; the link texted
+    first opens the rider's current round."""
+    client = app_client
+    await fleet(client, bikes=1, capacity=100)
+    await households_with_pickups(client, 3)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    for _ in range(2):
+        resp = await client.post(
+            "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+        )
+        assert resp.status == 200
+    await client.deps.dispatcher.run_once()
+    [link] = [m for m in fake_sms.sent if "/collector?round=" in m.body]
+    assert "3 stops" in link.body
+    first_round = int(link.body.split("round=")[1].split()[0])
+    [current] = await day_rounds(client, tomorrow)
+    assert current["id"] != first_round  # the second plan made a new round
+    summary = await resp.json()
+    assert summary["notified"] == 0  # the same windows: no household texted again
+    [collector] = [
+        c for c in await client.deps.planning.collectors() if c["phone"] == link.to
+    ]
+    opened = await CollectorRounds(client.deps.db).round(collector["id"], first_round)
+    assert opened["id"] == current["id"] and opened["status"] == "planned"
+
+
+async def test_a_replan_keeps_earlier_drop_outs_out_and_checks_the_bike(
+    app_client: Any, clock: Any, fake_sms: Any
+) -> None:
+    """Bike A drops out, then bike B: A is not handed B's stops; nobody is left,
+    so every household hears Recoop cannot come. An unknown bike is 404, a bike
+    dropped already 409, and a plan of the whole day takes both bikes again."""
+    client = app_client
+    first, second = await fleet(client, bikes=2, capacity=100)
+    await households_with_pickups(client, 4)
+    today = clock.today().isoformat()
+    clock.advance(hours=-2)
+    await client.post(
+        "/api/v1/plan", json={"day": today, "seconds": 0.3}, headers=client.ops
+    )
+    clock.advance(hours=2, minutes=10)
+
+    async def replan(bike_id: int) -> Any:
+        return await client.post(
+            "/api/v1/rounds/replan",
+            json={"bike_id": bike_id, "seconds": 0.3},
+            headers=client.ops,
+        )
+
+    assert (await replan(999)).status == 404
+    resp = await replan(first)
+    assert resp.status == 200, await resp.text()
+    assert {r["bike_id"] for r in await day_rounds(client, today)} == {second}
+    resp = await replan(first)
+    assert resp.status == 409
+    assert "dropped out of" in (await resp.json())["error"]["message"]
+    resp = await replan(second)
+    assert resp.status == 200, await resp.text()
+    summary = await resp.json()
+    assert await day_rounds(client, today) == []
+    assert summary["scheduled"] == 0 and len(summary["unplanned"]) == 4
+    assert {u["reason"] for u in summary["unplanned"]} == {"no bikes available"}
+    await client.deps.dispatcher.run_once()
+    told = [m for m in fake_sms.sent if "cannot come today" in m.body]
+    assert len({m.to for m in told}) == 4
+    resp = await client.post(
+        "/api/v1/plan", json={"day": today, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 4
+    assert {r["bike_id"] for r in await day_rounds(client, today)} <= {first, second}
+
+
+async def test_a_day_gone_is_refused_and_today_is_planned_from_now(
+    app_client: Any, clock: Any, fake_sms: Any
+) -> None:
+    """Yesterday cannot be planned (its pickups stay open); today, at 13:10, no
+    window opens before 13:00."""
+    client = app_client
+    await fleet(client, bikes=1, capacity=100)
+    await households_with_pickups(client, 3)
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": yesterday, "seconds": 0.3}, headers=client.ops
+    )
+    assert resp.status == 400
+    assert "has passed" in (await resp.json())["error"]["message"]
+    assert len((await client.deps.views.pickups(status="open")).items) == 3
+    clock.advance(hours=4, minutes=10)  # 13:10 in Lagos
+    today = clock.today().isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": today, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 3
+    [planned] = await day_rounds(client, today)
+    assert all(
+        v["window"] >= "13:00" and v["arrival"] >= "13:10" for v in planned["visits"]
+    )
 
 
 class TestBalancedPlanning:

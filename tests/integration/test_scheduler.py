@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -194,3 +194,42 @@ async def test_leader_releases_the_lock_on_shutdown(
     await lead_b.step()
     assert lead_b.is_leader
     await lead_b.stop()
+
+
+async def test_a_plan_of_a_day_holds_other_processes_back(
+    settings: Any, database: Any, db_target: Any, db_kind: str
+) -> None:
+    """While one process plans a day, another (its own event loop and engine: only
+    the database lock is shared) waits, gives up with a clear refusal, and gets
+    the lock once the first is done; another day is not held back."""
+    if db_kind != "postgres":
+        pytest.skip("advisory locks are a PostgreSQL feature")
+    from service.domain.errors import Refused
+    from service.persistence.db import create_database
+    from service.planning import _day_lock
+
+    url, connect_args = db_target
+    day = date(2026, 11, 24)
+
+    def elsewhere(on: date, wait_s: float) -> str:
+        async def attempt() -> str:
+            db = create_database(url, connect_args=connect_args)
+            try:
+                async with _day_lock(db, settings, on, wait_s=wait_s):
+                    return "planned"
+            except Refused as exc:
+                return str(exc)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(attempt())
+
+    async with _day_lock(database, settings, day, wait_s=1):
+        held = await asyncio.to_thread(elsewhere, day, 0.6)
+        other_day = await asyncio.to_thread(elsewhere, date(2026, 11, 25), 0.6)
+    assert (
+        held
+        == "another plan of 2026-11-24 is still running; try again when it has finished"
+    )
+    assert other_day == "planned"
+    assert await asyncio.to_thread(elsewhere, day, 0.6) == "planned"
