@@ -570,6 +570,11 @@ async def pin_location(cmd: PinLocation, uow: UnitOfWork, *, clock: Clock) -> No
     if not (-90 <= cmd.lat <= 90 and -180 <= cmd.lon <= 180):
         raise InvalidInput("lat must be within ±90 and lon within ±180")
     async with uow:
+        if await pdb.far_from_hubs(uow.conn, cmd.lat, cmd.lon):
+            raise InvalidInput(
+                f"{cmd.lat:.5f}, {cmd.lon:.5f} is more than about 20 km from every hub: "
+                "check the point (is it lat, lon?)"
+            )
         result = await uow.conn.execute(
             households.update()
             .where(households.c.id == cmd.household_id)

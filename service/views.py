@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.persistence.db import READONLY, Database
+from service.persistence.planning import usable_location
 from service.persistence.tables import (
     api_tokens,
     delivery_reports,
@@ -81,6 +82,7 @@ class Views:
                 "lat": r.lat,
                 "lon": r.lon,
                 "location_source": r.location_source,
+                "reason": "no location" if r.lat is None else "too far from any hub",
             }
             for r in rows
         ]
@@ -538,8 +540,9 @@ class PlanningViews:
                 households.c.name,
                 households.c.address,
                 households.c.location_source,
+                households.c.lat,
             )
-            .where(households.c.lat.is_(None))
+            .where(~usable_location())
             .order_by(households.c.id)
         )
         return [
@@ -549,6 +552,7 @@ class PlanningViews:
                 "name": r.name,
                 "address": r.address,
                 "location_source": r.location_source,
+                "reason": "no location" if r.lat is None else "too far from any hub",
             }
             for r in rows
         ]

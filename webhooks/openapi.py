@@ -353,6 +353,10 @@ SCHEMAS: dict[str, Any] = {
             "name": _STR,
             "address": _STR,
             "location_source": _nullable("string"),
+            "reason": {
+                "type": "string",
+                "enum": ["no location", "too far from any hub"],
+            },
         }
     ),
 }

@@ -65,7 +65,7 @@ async def plannable_pickups(conn: AsyncConnection, day: date) -> list[Any]:
                     pickups.c.status == "scheduled", pickups.c.scheduled_day == day
                 ),
             ),
-            households.c.lat.is_not(None),
+            usable_location(),
             households.c.status == "active",
         )
         .order_by(pickups.c.id)
@@ -79,7 +79,7 @@ async def unlocated_open_pickups(conn: AsyncConnection) -> int:
         .select_from(
             pickups.join(households, households.c.id == pickups.c.household_id)
         )
-        .where(pickups.c.status == "open", households.c.lat.is_(None))
+        .where(pickups.c.status == "open", ~usable_location())
     )
     return int((await conn.execute(stmt)).scalar_one())
 
@@ -463,6 +463,34 @@ PIN_REACH_DEG = 0.027
 # must fall within this of a hub (0.2 degrees: about 22 km, further than a cargo
 # bike rides out in a shift): a phone's stale or zero fix is not used.
 HUB_REACH_DEG = 0.2
+
+
+def usable_location() -> sa.ColumnElement[bool]:
+    """A household's location the planner can use: set, and within HUB_REACH_DEG
+    of a hub (any location while there is no hub). A plus code from the wrong
+    country or a pin at 0, 0 would otherwise sit in no round, forever."""
+    near_hub = sa.exists().where(
+        sa.func.abs(hubs.c.lat - households.c.lat) <= HUB_REACH_DEG,
+        sa.func.abs(hubs.c.lon - households.c.lon) <= HUB_REACH_DEG,
+    )
+    return sa.and_(
+        households.c.lat.is_not(None),
+        households.c.lon.is_not(None),
+        sa.or_(near_hub, ~sa.exists().where(hubs.c.id.is_not(None))),
+    )
+
+
+async def far_from_hubs(conn: AsyncConnection, lat: float, lon: float) -> bool:
+    """Whether hubs exist and none is within HUB_REACH_DEG of ``lat, lon``."""
+    stmt = sa.select(
+        sa.exists().where(hubs.c.id.is_not(None)),
+        sa.exists().where(
+            sa.func.abs(hubs.c.lat - lat) <= HUB_REACH_DEG,
+            sa.func.abs(hubs.c.lon - lon) <= HUB_REACH_DEG,
+        ),
+    )
+    any_hub, near = (await conn.execute(stmt)).one()
+    return bool(any_hub) and not near
 
 
 def _near(lat: sa.ColumnElement[Any], lon: sa.ColumnElement[Any], reach: float) -> Any:

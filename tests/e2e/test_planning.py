@@ -183,6 +183,49 @@ async def test_plus_codes_geocoder_cache_and_operator_queue(
     assert resp.status == 404
 
 
+async def test_a_location_far_from_every_hub_goes_to_the_operators(
+    app_client: Any, clock: Any
+) -> None:
+    """A plus code that decodes in Germany is no place for a Lagos round: the
+    household waits in the operator queue, saying why, and is not planned; a pin
+    at 0, 0 is refused; a pin in Yaba puts it in tomorrow's round."""
+    client = app_client
+    await fleet(client, bikes=1)
+    phone = random_phone()
+    await client.text(f"JOIN Hauwa, {encode(50.94, 8.51)}", phone)
+    await client.text("PICKUP", phone)
+
+    async def queue() -> list[dict[str, Any]]:
+        resp = await client.get("/api/v1/households/unlocated", headers=client.ops)
+        return list((await resp.json())["items"])
+
+    [far] = await queue()
+    assert (far["name"], far["reason"]) == ("Hauwa", "too far from any hub")
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    summary = await resp.json()
+    assert (summary["scheduled"], summary["unlocated"]) == (0, 1)
+    resp = await client.post(
+        f"/api/v1/households/{far['id']}/location",
+        json={"lat": 0, "lon": 0},
+        headers=client.ops,
+    )
+    assert resp.status == 400
+    assert "from every hub" in (await resp.json())["error"]["message"]
+    resp = await client.post(
+        f"/api/v1/households/{far['id']}/location",
+        json={"lat": 6.51, "lon": 3.38},
+        headers=client.ops,
+    )
+    assert resp.status == 200 and await queue() == []
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 1
+
+
 async def test_first_weighing_gps_replaces_a_rough_location(
     app_client: Any, clock: Any
 ) -> None:
