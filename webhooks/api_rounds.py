@@ -93,7 +93,7 @@ def _query_day(value: str) -> date:
 @requires("operator")
 async def post_hub(request: web.Request) -> web.Response:
     """Add a hub where bikes start, unload and reload."""
-    body = await _json_body(request)
+    body = _only(await _json_body(request), HUB_FIELDS)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_body", "name is required")
@@ -111,7 +111,7 @@ async def list_hubs(request: web.Request) -> web.Response:
 @requires("operator")
 async def post_bike(request: web.Request) -> web.Response:
     """Add a bike: hub, capacity, shift (HH:MM local), speed, optional collector."""
-    body = await _json_body(request)
+    body = _only(await _json_body(request), NEW_BIKE_FIELDS)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "invalid_body", "name is required")
@@ -181,7 +181,11 @@ BIKE_FIELDS = (
     "collector_id",
     "active",
 )
+NEW_BIKE_FIELDS = tuple(f for f in BIKE_FIELDS if f != "active")
 COLLECTOR_FIELDS = ("name", "active")
+_DAY_NAMES = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+)  # fmt: skip
 
 
 def _one(items: list[dict[str, Any]], item_id: int) -> dict[str, Any]:
@@ -255,7 +259,7 @@ async def patch_collector(request: web.Request) -> web.Response:
 @requires("operator")
 async def post_plan(request: web.Request) -> web.Response:
     """Plan a day now (the evening job does tomorrow by itself)."""
-    body = await _json_body(request)
+    body = _only(await _json_body(request), ("day", "seconds"))
     day = iso_date(body.get("day"), "day")
     summary = await run(request, PlanDay(day, seconds=_seconds(body, None)))
     return web.json_response(summary.to_json())
@@ -264,7 +268,7 @@ async def post_plan(request: web.Request) -> web.Response:
 @requires("operator")
 async def post_replan(request: web.Request) -> web.Response:
     """A bike dropped out: spread its remaining stops over the others, tell households."""
-    body = await _json_body(request)
+    body = _only(await _json_body(request), ("bike_id", "day", "seconds"))
     bike_id = body_id(body, "bike_id")
     deps = request.app[DEPS]
     now_local = deps.clock.now().astimezone(deps.clock.tz)
@@ -298,7 +302,7 @@ async def unlocated(request: web.Request) -> web.Response:
 async def post_location(request: web.Request) -> web.Response:
     """Pin a household's location (a collector's GPS on the doorstep, or an operator)."""
     household_id = path_id(request, "household id")
-    body = await _json_body(request)
+    body = _only(await _json_body(request), ("lat", "lon"))
     lat = _number(body, "lat", lo=-90, hi=90)
     lon = _number(body, "lon", lo=-180, hi=180)
     await run(request, PinLocation(household_id, lat, lon))
@@ -309,10 +313,18 @@ async def post_location(request: web.Request) -> web.Response:
 async def put_weekly(request: web.Request) -> web.Response:
     """Set a household's standing weekly pickup day ("mon".."sun"), or null to stop."""
     household_id = path_id(request, "household id")
-    body = await _json_body(request)
-    value = body.get("weekday")
+    body = _only(await _json_body(request), ("weekday",))
+    value = body["weekday"]
+    if isinstance(value, str):
+        # "mon", "Mon", "MON" or "monday", as SMS takes them.
+        value = value.strip().lower()
+        value = value[:3] if value in _DAY_NAMES else value
     if value is not None and value not in WEEKDAYS:
-        raise ApiError(400, "invalid_body", "weekday must be one of mon..sun or null")
+        raise ApiError(
+            400,
+            "invalid_body",
+            "weekday must be one of mon..sun (or the full name) or null",
+        )
     weekday = None if value is None else WEEKDAYS.index(value)
     await run(request, SetWeeklyDay(household_id, weekday))
     return web.json_response({"household_id": household_id, "weekday": value})

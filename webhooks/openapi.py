@@ -499,7 +499,8 @@ _LAT_LON = _object(
     {
         "lat": {"type": "number", "minimum": -90, "maximum": 90},
         "lon": {"type": "number", "minimum": -180, "maximum": 180},
-    }
+    },
+    additionalProperties=False,
 )
 _SECONDS = {
     "type": ["number", "null"],
@@ -778,7 +779,8 @@ PATHS: dict[str, Any] = {
                     "name": {"type": "string", "minLength": 1},
                     "lat": {"type": "number", "minimum": -90, "maximum": 90},
                     "lon": {"type": "number", "minimum": -180, "maximum": 180},
-                }
+                },
+                additionalProperties=False,
             ),
         ),
     },
@@ -797,6 +799,7 @@ PATHS: dict[str, Any] = {
                     "speed_kmh": {**_BIKE_FIELDS["speed_kmh"], "default": 12},
                 },
                 required=["name", "hub_id", "capacity_kg"],
+                additionalProperties=False,
             ),
         ),
     },
@@ -848,7 +851,11 @@ PATHS: dict[str, Any] = {
             "Plan a day's rounds now and text households and collectors",
             _json(_ref("PlanSummary"), "planned"),
             errors=("409",),
-            body=_object({"day": _DAY, "seconds": _SECONDS}, required=["day"]),
+            body=_object(
+                {"day": _DAY, "seconds": _SECONDS},
+                required=["day"],
+                additionalProperties=False,
+            ),
         )
     },
     "/api/v1/rounds": {
@@ -872,6 +879,7 @@ PATHS: dict[str, Any] = {
                     "seconds": {**_SECONDS, "default": 3},
                 },
                 required=["bike_id"],
+                additionalProperties=False,
             ),
         )
     },
@@ -904,8 +912,14 @@ PATHS: dict[str, Any] = {
             errors=("404",),
             params=_PATH_ID,
             body=_object(
-                {"weekday": {"type": ["string", "null"], "enum": [*WEEKDAYS, None]}},
-                required=[],
+                {
+                    "weekday": {
+                        "type": ["string", "null"],
+                        "description": "mon..sun (any case, or the full name), or null",
+                        "examples": ["mon", "Saturday", None],
+                    }
+                },
+                additionalProperties=False,
             ),
         )
     },

@@ -734,6 +734,56 @@ async def test_planning_bad_input_is_4xx(app_client: Any) -> None:
     ).status == 400
 
 
+async def test_a_field_an_endpoint_does_not_take_is_refused_not_ignored(
+    app_client: Any, clock: Any
+) -> None:
+    """A create, plan, pin or weekly body with a field the endpoint does not take
+    is a 400 naming it: "active": false on a new bike would otherwise make an
+    active bike. An empty weekly body no longer clears the weekly day; the day
+    may be given as SMS takes it ("MON", "saturday")."""
+    client = app_client
+    [bike] = await fleet(client, bikes=1)
+    [phone] = await households_with_pickups(client, 1)
+    [household] = [
+        h for h in (await client.deps.views.households()).items if h["phone"] == phone
+    ]
+    hid = household["id"]
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    cases = [
+        ("post", "/api/v1/hubs", {"name": "Ojota", "lat": 6.58, "lon": 3.38, "foo": 1}),
+        (
+            "post",
+            "/api/v1/bikes",
+            {"name": "b9", "hub_id": 1, "capacity_kg": 50, "active": False},
+        ),
+        ("post", "/api/v1/plan", {"day": tomorrow, "sconds": 1}),
+        ("post", "/api/v1/rounds/replan", {"bike_id": bike, "force": True}),
+        (
+            "post",
+            f"/api/v1/households/{hid}/location",
+            {"lat": 6.5, "lon": 3.4, "x": 0},
+        ),
+        ("put", f"/api/v1/households/{hid}/weekly", {"weekday": "mon", "time": "9"}),
+        ("put", f"/api/v1/households/{hid}/weekly", {}),
+    ]
+    for method, path, body in cases:
+        resp = await getattr(client, method)(path, json=body, headers=client.ops)
+        assert resp.status == 400, (path, body, await resp.text())
+        message = (await resp.json())["error"]["message"]
+        assert "unknown field" in message or "give at least one" in message, message
+    assert [b["name"] for b in (await client.deps.planning.bikes())] == ["bike-0"]
+    assert (await client.deps.planning.hubs())[0]["name"] == "Yaba hub"
+    assert len(await client.deps.planning.hubs()) == 1
+    for given, stored in (("MON", "mon"), ("Saturday", "sat"), (None, None)):
+        resp = await client.put(
+            f"/api/v1/households/{hid}/weekly",
+            json={"weekday": given},
+            headers=client.ops,
+        )
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["weekday"] == stored
+
+
 async def test_plans_of_one_day_at_once_leave_one_round_per_bike(
     app_client: Any, clock: Any, fake_sms: Any, db_target: Any, settings: Any
 ) -> None:
