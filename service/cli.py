@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -115,9 +116,20 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     from service.bootstrap import build
     from service.domain.errors import InvalidInput
 
+    if args.name and args.username and args.name != args.username:
+        print("give the name once (NAME or --name NAME)", file=sys.stderr)
+        return 2
+    args.username = args.name or args.username
+    if not args.username:
+        print("recoop operator create: give a name (--name NAME)", file=sys.stderr)
+        return 2
     settings = _settings()
+    generated = None
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif args.generate_password or not sys.stdin.isatty():
+        # Nobody to ask (a script, a container): a strong password, shown once.
+        password = generated = secrets.token_urlsafe(15)
     else:
         password = getpass.getpass(f"password for {args.username}: ")
         if getpass.getpass("again: ") != password:
@@ -138,6 +150,8 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
         print(f"not created: {exc}", file=sys.stderr)
         return 2
     print(f"created operator {args.username.strip().lower()}; sign in at /ops")
+    if generated is not None:
+        print(f"password (shown only now): {generated}")
     return 0
 
 
@@ -313,9 +327,16 @@ def parser() -> argparse.ArgumentParser:
     op_create = operator_sub.add_parser(
         "create", help="add an operator (asks for the password)"
     )
-    op_create.add_argument("username")
-    op_create.add_argument(
+    op_create.add_argument("username", nargs="?", help="the sign-in name")
+    op_create.add_argument("--name", help="the sign-in name (instead of USERNAME)")
+    how = op_create.add_mutually_exclusive_group()
+    how.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    how.add_argument(
+        "--generate-password",
+        action="store_true",
+        help="make a strong password and print it once (the default without a terminal)",
     )
     op_create.set_defaults(func=cmd_operator_create)
 

@@ -27,18 +27,22 @@ RECOOP = str(Path(sys.executable).with_name("recoop"))
 DATA = Path(__file__).parents[1] / "unit" / "routes_planner" / "data"
 
 
-async def recoop(*args: str, cwd: Path, url: str | None = None) -> tuple[int, str, str]:
-    """Run the `recoop` command (against the database at `url`, if given)."""
+async def recoop(
+    *args: str, cwd: Path, url: str | None = None, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Run the `recoop` command (against the database at `url`, if given), with
+    ``stdin`` as its input (a pipe: no terminal)."""
     env = {**os.environ, **({"RECOOP_DATABASE_URL": url} if url else {})}
     proc = await asyncio.create_subprocess_exec(
         RECOOP,
         *args,
         cwd=cwd,
         env=env,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -173,3 +177,37 @@ async def test_recoop_solve_names_a_file_it_cannot_read(tmp_path: Path) -> None:
         code, out, err = await recoop("solve", name, "--seconds", "1", cwd=tmp_path)
         assert code == 2 and out == "", (name, err)
         assert message in err and "Traceback" not in err, (name, err)
+
+
+async def test_recoop_operator_create_as_design_says(
+    cli_url: str, tmp_path: Path
+) -> None:
+    """`recoop operator create --name NAME` without a terminal generates a password
+    and prints it once; with --password-stdin it takes the one given. Both sign in."""
+    code, out, err = await recoop(
+        "operator", "create", "--name", "Amaka", url=cli_url, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "created operator amaka" in out
+    generated = out.split("password (shown only now): ")[1].split()[0]
+    assert len(generated) >= 16
+    code, out, err = await recoop(
+        "operator",
+        "create",
+        "--name",
+        "bayo",
+        "--password-stdin",
+        url=cli_url,
+        cwd=tmp_path,
+        stdin="a long enough passphrase\n",
+    )
+    assert code == 0 and "shown only now" not in out, err
+    code, out, err = await recoop("operator", "create", url=cli_url, cwd=tmp_path)
+    assert code == 2 and "give a name" in err
+    deps = build(Settings.from_env({}, database_url=cli_url), background=[])
+    try:
+        assert await deps.auth.operator_login("amaka", generated)
+        assert await deps.auth.operator_login("bayo", "a long enough passphrase")
+        assert not await deps.auth.operator_login("bayo", generated)
+    finally:
+        await deps.close()
