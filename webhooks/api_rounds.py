@@ -148,8 +148,11 @@ def _new_name(body: dict[str, Any]) -> str | None:
 
 
 def _flag(body: dict[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
+    """``body[name]`` when given (true or false; null is refused), else None."""
+    if name not in body:
+        return None
+    value = body[name]
+    if not isinstance(value, bool):
         raise ApiError(400, "invalid_body", f"{name} must be true or false")
     return value
 

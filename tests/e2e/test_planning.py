@@ -774,6 +774,11 @@ async def test_a_field_an_endpoint_does_not_take_is_refused_not_ignored(
     assert [b["name"] for b in (await client.deps.planning.bikes())] == ["bike-0"]
     assert (await client.deps.planning.hubs())[0]["name"] == "Yaba hub"
     assert len(await client.deps.planning.hubs()) == 1
+    resp = await client.patch(
+        f"/api/v1/bikes/{bike}", json={"active": None}, headers=client.ops
+    )
+    assert resp.status == 400  # not a silent no-op
+    assert "active must be true or false" in (await resp.json())["error"]["message"]
     for given, stored in (("MON", "mon"), ("Saturday", "sat"), (None, None)):
         resp = await client.put(
             f"/api/v1/households/{hid}/weekly",
