@@ -246,23 +246,26 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "menu": {
         "en": (
             "Recoop: PICKUP book a pickup, CANCEL cancel it, BAL balance, "
-            "AIRTIME/CASHOUT/VOUCHER 500 redeem, LANG EN/PCM/YO/HA/IG, STOP opt out"
+            "AIRTIME/CASHOUT/VOUCHER 500 redeem, WEEKLY MON every week, LANG EN/PCM/YO/HA/IG, "
+            "STOP opt out"
         ),
         "pcm": (
             "Recoop: PICKUP make we come carry, CANCEL cancel am, BAL your money, "
-            "AIRTIME/CASHOUT/VOUCHER 500 collect, LANG EN/PCM/YO/HA/IG, STOP"
+            "AIRTIME/CASHOUT/VOUCHER 500 collect, WEEKLY MON every week, "
+            "LANG EN/PCM/YO/HA/IG, STOP"
         ),
         "yo": (
             "Recoop: PICKUP ki a wa gbe, CANCEL lati fagile, BAL owo yin, "
-            "AIRTIME/CASHOUT/VOUCHER 500 lati na, LANG EN/PCM/YO/HA/IG, STOP"
+            "AIRTIME/CASHOUT/VOUCHER 500 lati na, WEEKLY MON, LANG EN/PCM/YO/HA/IG, STOP"
         ),
         "ha": (
             "Recoop: PICKUP mu zo mu dauka, CANCEL soke, BAL kudinka, "
-            "AIRTIME/CASHOUT/VOUCHER 500 don amfani, LANG EN/PCM/YO/HA/IG, STOP"
+            "AIRTIME/CASHOUT/VOUCHER 500 don amfani, WEEKLY MON, LANG EN/PCM/YO/HA/IG, STOP"
         ),
         "ig": (
             "Recoop: PICKUP ka anyi bia buru, CANCEL kagbuo, BAL ego gi, "
-            "AIRTIME/CASHOUT/VOUCHER 500 iji jiri ego, LANG EN/PCM/YO/HA/IG, STOP"
+            "AIRTIME/CASHOUT/VOUCHER 500 iji jiri ego, WEEKLY MON, LANG EN/PCM/YO/HA/IG, "
+            "STOP"
         ),
     },
     "stopped": {
