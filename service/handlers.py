@@ -200,6 +200,11 @@ async def _apply(
             assert household_id is not None
             await uow.pickups.cancel(pickup_id, now)
             uow.emit(PickupCancelled(pickup_id, household_id))
+        case model.UpdateAddress(address=address):
+            assert household_id is not None
+            await uow.households.set_address(
+                household_id, address, pluscodes.find_in_text(address), now
+            )
         case model.SetLanguage(language=lang):
             assert household_id is not None
             await uow.households.set_language(household_id, lang, now)

@@ -82,7 +82,6 @@ class Views:
                 "lat": r.lat,
                 "lon": r.lon,
                 "location_source": r.location_source,
-                "reason": "no location" if r.lat is None else "too far from any hub",
             }
             for r in rows
         ]

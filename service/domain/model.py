@@ -22,6 +22,9 @@ class Household:
     name: str
     language: str
     status: str  # active | opted_out
+    # No location the planner can use (none, or far from every hub): a JOIN
+    # again gives the address anew.
+    needs_place: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,11 @@ class CreatePickup:
 @dataclass(frozen=True, slots=True)
 class CancelPickup:
     pickup_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateAddress:
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,7 @@ Change = (
     | CreatePickup
     | CancelPickup
     | SetLanguage
+    | UpdateAddress
     | SetWeekly
     | OptOut
     | OptIn
@@ -190,6 +199,8 @@ def decide(
                 return answer("join_first", language=new)
             return answer("lang_set", SetLanguage(new), language=new)
         case p.Join(name=who, address=where):
+            if household is not None and household.needs_place:
+                return answer("address_updated", UpdateAddress(where))
             if household is not None:
                 return answer("already_joined")
             return answer("welcome", CreateHousehold(who, where, lang))

@@ -53,6 +53,28 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "enyemaka."
         ),
     },
+    "address_updated": {
+        "en": (
+            "Thank you: we have your new address. Text PICKUP for a collection; "
+            "we will text you the day and time."
+        ),
+        "pcm": (
+            "Thank you, we don get your new address. Text PICKUP make we come "
+            "carry; we go text you the day and time."
+        ),
+        "yo": (
+            "E se, a ti gba adiresi tuntun yin. E fi PICKUP ranse ki a wa gbe; "
+            "a o fi ojo ati akoko ranse si yin."
+        ),
+        "ha": (
+            "Na gode, mun karbi sabon adireshinka. Tura PICKUP mu zo mu dauka; "
+            "za mu tura maka rana da lokaci."
+        ),
+        "ig": (
+            "Daalu, anyi enwetala adreesi ohuru gi. Ziga PICKUP ka anyi bia buru; "
+            "anyi ga-eziga gi ubochi na oge."
+        ),
+    },
     "already_joined": {
         "en": (
             "You are already registered with Recoop. Text PICKUP for a collection, "

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.domain.errors import Conflict
 from service.domain.model import Household, OpenPickup
 from service.persistence.driver import Executor, Query, as_executor
+from service.persistence.planning import HUB_REACH_DEG
 from service.persistence.tables import (
     UtcDateTime,
     households,
@@ -65,6 +66,17 @@ _SET_WEEKLY = Query(
     households.update()
     .where(households.c.id == sa.bindparam("household_id"))
     .values(weekly_day=sa.bindparam("new_weekday"), updated_at=sa.bindparam("now"))
+)
+_SET_ADDRESS = Query(
+    households.update()
+    .where(households.c.id == sa.bindparam("household_id"))
+    .values(
+        address=sa.bindparam("new_address"),
+        lat=sa.bindparam("new_lat"),
+        lon=sa.bindparam("new_lon"),
+        location_source=sa.bindparam("new_source"),
+        updated_at=sa.bindparam("now"),
+    )
 )
 _SET_STATUS_BY_PHONE = Query(
     households.update()
@@ -169,7 +181,14 @@ _SENDER_STATE = Query(
              WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen,
            (SELECT s.reply FROM inbound_messages s
              WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen_reply,
-           (SELECT 1 FROM pickups c WHERE c.code = :candidate) AS code_taken
+           (SELECT 1 FROM pickups c WHERE c.code = :candidate) AS code_taken,
+           CASE WHEN h.id IS NULL THEN 0
+                WHEN h.lat IS NULL OR h.lon IS NULL THEN 1
+                -- A place more than HUB_REACH_DEG from every hub is no place.
+                WHEN EXISTS (SELECT 1 FROM hubs) AND NOT EXISTS (
+                    SELECT 1 FROM hubs x WHERE abs(x.lat - h.lat) <= :reach
+                                           AND abs(x.lon - h.lon) <= :reach) THEN 1
+                ELSE 0 END AS needs_place
       FROM (SELECT 1 AS one) AS q
       LEFT JOIN households h ON h.phone = :phone
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
@@ -204,13 +223,16 @@ class Households:
             "sid": message_id,
             "candidate": candidate_code,
             "cap": count_up_to,
+            "reach": HUB_REACH_DEG,
         }
         row = await self.db.fetchrow(_SENDER_STATE, params)
         assert row is not None  # the query always returns its one row
         (hid, hphone, name, language, status, pickup_id, code) = row[:7]
-        available, opted_out, recent, seen, seen_reply, code_taken = row[7:]
+        available, opted_out, recent, seen, seen_reply, code_taken = row[7:13]
         household = (
-            Household(hid, hphone, name, language, status) if hid is not None else None
+            Household(hid, hphone, name, language, status, bool(row[13]))
+            if hid is not None
+            else None
         )
         pickup = OpenPickup(pickup_id, code) if pickup_id is not None else None
         return SenderState(
@@ -262,6 +284,24 @@ class Households:
     ) -> None:
         params = {"household_id": household_id, "new_weekday": weekday, "now": now}
         await self.db.execute(_SET_WEEKLY, params)
+
+    async def set_address(
+        self,
+        household_id: int,
+        address: str,
+        location: tuple[float, float] | None,
+        now: datetime,
+    ) -> None:
+        """A new address: its plus code's place, or none (the geocoder looks again)."""
+        params = {
+            "household_id": household_id,
+            "new_address": address,
+            "new_lat": location[0] if location else None,
+            "new_lon": location[1] if location else None,
+            "new_source": "pluscode" if location else None,
+            "now": now,
+        }
+        await self.db.execute(_SET_ADDRESS, params)
 
     async def set_status_by_phone(self, phone: str, status: str, now: datetime) -> None:
         params = {"by_phone": phone, "new_status": status, "now": now}

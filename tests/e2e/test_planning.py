@@ -226,6 +226,37 @@ async def test_a_location_far_from_every_hub_goes_to_the_operators(
     assert (await resp.json())["scheduled"] == 1
 
 
+async def test_a_household_without_a_usable_place_gives_it_again_by_join(
+    app_client: Any,
+) -> None:
+    """JOIN again from a household in the operator queue (no place, or one far
+    from every hub) takes the new address and its plus code; from a household
+    with a good place it changes nothing."""
+    client = app_client
+    await fleet(client, bikes=1)
+    vague, far, placed = random_phone(), random_phone(), random_phone()
+    await client.text("JOIN Femi, behind the big mango tree", vague)
+    await client.text(f"JOIN Hauwa, {encode(50.94, 8.51)}", far)
+    await client.text(f"JOIN Ada, Tejuosho {encode(6.5063, 3.3726)}", placed)
+
+    async def queue() -> set[str]:
+        resp = await client.get("/api/v1/households/unlocated", headers=client.ops)
+        return {h["name"] for h in (await resp.json())["items"]}
+
+    assert await queue() == {"Femi", "Hauwa"}
+    reply = await client.text(f"JOIN Femi, Tejuosho Market {encode(6.51, 3.37)}", vague)
+    assert reply is not None and "new address" in reply
+    reply = await client.text(f"JOIN Hauwa, Yaba {encode(6.515, 3.38)}", far)
+    assert reply is not None and "new address" in reply
+    assert await queue() == set()
+    reply = await client.text(f"JOIN Ada, {encode(6.6, 3.3)}", placed)
+    assert reply is not None and "already registered" in reply
+    by_phone = {h["phone"]: h for h in (await client.deps.views.households()).items}
+    assert by_phone[vague]["address"].startswith("Tejuosho Market")
+    assert by_phone[placed]["address"].startswith("Tejuosho")
+    assert round(by_phone[placed]["lat"], 3) == 6.506
+
+
 async def test_first_weighing_gps_replaces_a_rough_location(
     app_client: Any, clock: Any
 ) -> None:
