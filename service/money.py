@@ -709,13 +709,26 @@ async def reverse_weighing(
     return recorded.id
 
 
+def _textable_phone(raw: str, settings: Settings, who: str) -> str:
+    """``raw`` as E.164, if the service may text it (RECOOP_SMS_ALLOWED_COUNTRIES):
+    a shop or collector elsewhere would never get a text or a sign-in code."""
+    try:
+        phone = phones.to_e164(raw, settings.default_region)
+    except phones.BadPhoneNumber as exc:
+        raise InvalidInput(str(exc)) from None
+    allowed = settings.sms_allowed_countries
+    if allowed and phones.region_of(phone) not in allowed:
+        raise InvalidInput(
+            f"{who}'s phone must be in {', '.join(allowed)} "
+            "(RECOOP_SMS_ALLOWED_COUNTRIES): the service texts no other country"
+        )
+    return phone
+
+
 async def register_shop(
     cmd: RegisterShop, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
-    try:
-        phone = phones.to_e164(cmd.phone, settings.default_region)
-    except phones.BadPhoneNumber as exc:
-        raise InvalidInput(str(exc)) from None
+    phone = _textable_phone(cmd.phone, settings, "a shop")
     async with uow:
         shop_id = await db.add_shop(
             uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()
@@ -727,10 +740,7 @@ async def register_shop(
 async def register_collector(
     cmd: RegisterCollector, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
-    try:
-        phone = phones.to_e164(cmd.phone, settings.default_region)
-    except phones.BadPhoneNumber as exc:
-        raise InvalidInput(str(exc)) from None
+    phone = _textable_phone(cmd.phone, settings, "a collector")
     async with uow:
         collector_id = await db.add_collector(
             uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()

@@ -992,3 +992,25 @@ class TestBalancedPlanning:
         rounds = await day_rounds(client, tomorrow)
         assert len(rounds) == 2
         assert all(len(r["visits"]) >= 2 for r in rounds)
+
+
+async def test_a_collector_the_service_could_never_text_is_refused(
+    app_client: Any,
+) -> None:
+    """With texts allowed to Nigeria only, a +44 collector would get no round link
+    and no sign-in code: 400 saying why; a Nigerian number is registered."""
+    client = app_client
+    resp = await client.post(
+        "/api/v1/collectors",
+        json={"name": "Tom", "phone": "+447911123456"},
+        headers=client.ops,
+    )
+    assert resp.status == 400
+    message = (await resp.json())["error"]["message"]
+    assert "must be in NG" in message and "7911123456" not in message
+    resp = await client.post(
+        "/api/v1/collectors",
+        json={"name": "Tunde", "phone": random_phone()},
+        headers=client.ops,
+    )
+    assert resp.status == 201
