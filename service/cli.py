@@ -110,6 +110,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stdin_lines() -> list[str]:
+    return [line.rstrip("\r") for line in sys.stdin.read().splitlines()]
+
+
 def cmd_operator_create(args: argparse.Namespace) -> int:
     import getpass
 
@@ -125,11 +129,18 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     generated = None
+    piped = [] if args.generate_password or sys.stdin.isatty() else _stdin_lines()
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif args.generate_password or not sys.stdin.isatty():
-        # Nobody to ask (a script, a container): a strong password, shown once.
+        password = piped[0] if piped else ""
+    elif args.generate_password or (not sys.stdin.isatty() and not piped):
+        # Nobody to ask and nothing given: a strong password, shown once.
         password = generated = secrets.token_urlsafe(15)
+    elif piped:
+        # A password piped in (as getpass would read it), typed twice or once.
+        password = piped[0]
+        if len(piped) > 1 and piped[1] != password:
+            print("the passwords differ; nothing created", file=sys.stderr)
+            return 2
     else:
         password = getpass.getpass(f"password for {args.username}: ")
         if getpass.getpass("again: ") != password:
@@ -336,7 +347,8 @@ def parser() -> argparse.ArgumentParser:
     how.add_argument(
         "--generate-password",
         action="store_true",
-        help="make a strong password and print it once (the default without a terminal)",
+        help="make a strong password and print it once (the default when there is "
+        "no terminal and nothing on stdin)",
     )
     op_create.set_defaults(func=cmd_operator_create)
 

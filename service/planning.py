@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fcntl
 import hashlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
@@ -154,45 +155,98 @@ _DAY_LOCKS: weakref.WeakKeyDictionary[
 async def _day_lock(
     db: Database, settings: Settings, day: date, *, wait_s: float
 ) -> AsyncIterator[None]:
-    """Hold the lock on planning ``day``: in this process, and on PostgreSQL an
-    advisory lock (keyed by the deployment's lock id and the day) that the
-    other processes see. Refused after ``wait_s`` seconds of waiting."""
+    """Hold the lock on planning ``day``: in this process, and one the other
+    processes see too (on PostgreSQL an advisory lock keyed by the deployment's
+    lock id and the day; on SQLite a lock on a file beside the database).
+    Refused after ``wait_s`` seconds of waiting."""
     busy = Refused(
         f"another plan of {day.isoformat()} is still running; "
         "try again when it has finished"
     )
-    locks = _DAY_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait_s
+    locks = _DAY_LOCKS.setdefault(loop, {})
     lock = locks.setdefault((str(db.writer.url), day), asyncio.Lock())
     try:
         await asyncio.wait_for(lock.acquire(), timeout=wait_s)
     except TimeoutError:
         raise busy from None
     try:
-        if db.dialect != "postgresql":
-            yield
-            return
-        key = (settings.leader_lock_id % 2**31, day.toordinal())
-        conn = await db.writer.connect()
-        try:
-            give_up = asyncio.get_running_loop().time() + wait_s
-            while not (
-                await conn.exec_driver_sql(
-                    f"SELECT pg_try_advisory_lock({key[0]}, {key[1]})"
-                )
-            ).scalar_one():
+        if db.dialect == "postgresql":
+            key = (settings.leader_lock_id % 2**31, day.toordinal())
+            async with _advisory_lock(db, key, give_up, busy):
+                yield
+        else:
+            async with _file_lock(db, give_up, busy):
+                yield
+    finally:
+        lock.release()
+
+
+@asynccontextmanager
+async def _advisory_lock(
+    db: Database, key: tuple[int, int], give_up: float, busy: Exception
+) -> AsyncIterator[None]:
+    """A PostgreSQL session advisory lock on ``key``, on a connection of its own
+    in autocommit (no transaction left open through the solve). A session that
+    may still hold the lock never goes back to the pool."""
+    conn = await db.writer.connect()
+    held = False
+    try:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        while not held:
+            got = await conn.exec_driver_sql(
+                f"SELECT pg_try_advisory_lock({key[0]}, {key[1]})"
+            )
+            held = bool(got.scalar_one())
+            if not held:
                 if asyncio.get_running_loop().time() >= give_up:
                     raise busy
                 await asyncio.sleep(0.25)
+        yield
+    except BaseException:
+        await _discard(conn)
+        raise
+    try:
+        await conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key[0]}, {key[1]})")
+    except Exception:
+        # The plan is done and committed; a lost session freed the lock anyway.
+        log.warning("planning lock: the unlock failed; dropping its connection")
+        await _discard(conn)
+        return
+    await conn.close()
+
+
+async def _discard(conn: Any) -> None:
+    with suppress(Exception):
+        await conn.invalidate()
+    with suppress(Exception):
+        await conn.close()
+
+
+@asynccontextmanager
+async def _file_lock(
+    db: Database, give_up: float, busy: Exception
+) -> AsyncIterator[None]:
+    """An exclusive lock on ``<database file>.plan-lock`` (none for an in-memory
+    database): a `recoop plan` beside `recoop serve` waits its turn."""
+    path = db.writer.url.database
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.plan-lock", "a+b") as fh:
+        while True:
             try:
-                yield
-            finally:
-                await conn.exec_driver_sql(
-                    f"SELECT pg_advisory_unlock({key[0]}, {key[1]})"
-                )
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if asyncio.get_running_loop().time() >= give_up:
+                    raise busy from None
+                await asyncio.sleep(0.1)
+        try:
+            yield
         finally:
-            await conn.close()
-    finally:
-        lock.release()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 async def _plan_day(
@@ -325,6 +379,8 @@ async def _plan_day(
                     now=now,
                 )
                 scheduled.add(pickup.id)
+                if start == promised:
+                    continue  # the window already texted holds: no new text
                 uow.emit(
                     SmsQueued(
                         pickup.phone,
@@ -335,14 +391,15 @@ async def _plan_day(
                             window=f"{hhmm(start)}-{hhmm(end)}",
                             code=pickup.code,
                         ),
-                        key=f"sched:{pickup.id}:{cmd.day}:{start}",
+                        # A new window (of this plan's round) is a new text, also
+                        # one going back to a window texted before (A, B, A).
+                        key=f"sched:{pickup.id}:{cmd.day}:{start}:r{round_id}",
                         # Still worth sending while the window is open (a
                         # re-plan during the day texts windows already begun).
                         expires_at=local_instant(clock, cmd.day, end),
                     )
                 )
-                if start != promised:
-                    summary.notified += 1  # the same window's text goes once
+                summary.notified += 1
             await pdb.add_round_stops(conn, stop_rows)
             if bike.collector_phone:
                 # One text per rider and list of stops: a re-plan that leaves a
@@ -371,7 +428,8 @@ async def _plan_day(
                     SmsQueued(
                         p.phone,
                         render("pickup_postponed", p.language, code=p.code),
-                        key=f"postponed:{p.id}:{cmd.day}",
+                        # Per promise: one postponed again later is told again.
+                        key=f"postponed:{p.id}:{cmd.day}:{p.window_start_min}",
                     )
                 )
         await uow.commit()

@@ -60,12 +60,16 @@ async def plannable_pickups(conn: AsyncConnection, day: date) -> list[Any]:
         .join(households, households.c.id == pickups.c.household_id)
         .where(
             sa.or_(
-                pickups.c.status == "open",
+                sa.and_(pickups.c.status == "open", usable_location()),
+                # Promised for the day: kept even if its place stopped being
+                # usable (a hub moved), so that it is re-planned or postponed.
                 sa.and_(
-                    pickups.c.status == "scheduled", pickups.c.scheduled_day == day
+                    pickups.c.status == "scheduled",
+                    pickups.c.scheduled_day == day,
+                    households.c.lat.is_not(None),
+                    households.c.lon.is_not(None),
                 ),
             ),
-            usable_location(),
             households.c.status == "active",
         )
         .order_by(pickups.c.id)

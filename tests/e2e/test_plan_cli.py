@@ -202,6 +202,15 @@ async def test_recoop_operator_create_as_design_says(
         stdin="a long enough passphrase\n",
     )
     assert code == 0 and "shown only now" not in out, err
+    code, out, err = await recoop(
+        "operator",
+        "create",
+        "chidi",
+        url=cli_url,
+        cwd=tmp_path,
+        stdin="piped passphrase 42\npiped passphrase 42\n",
+    )
+    assert code == 0 and "shown only now" not in out, err  # piped, as getpass reads
     code, out, err = await recoop("operator", "create", url=cli_url, cwd=tmp_path)
     assert code == 2 and "give a name" in err
     deps = build(Settings.from_env({}, database_url=cli_url), background=[])
@@ -209,5 +218,6 @@ async def test_recoop_operator_create_as_design_says(
         assert await deps.auth.operator_login("amaka", generated)
         assert await deps.auth.operator_login("bayo", "a long enough passphrase")
         assert not await deps.auth.operator_login("bayo", generated)
+        assert await deps.auth.operator_login("chidi", "piped passphrase 42")
     finally:
         await deps.close()

@@ -824,9 +824,8 @@ async def test_plans_of_one_day_at_once_leave_one_round_per_bike(
     app_client: Any, clock: Any, fake_sms: Any, db_target: Any, settings: Any
 ) -> None:
     """Three plans of tomorrow at once (a double click, the evening job, a second
-    server) run one after the other: one round per bike, each stop once, and the
-    collector texted once for an unchanged round. On PostgreSQL the second server
-    is held back by the database lock, on SQLite by the process's own."""
+    server) run one after the other: one round per bike, each stop once, and
+    links only to the riders of the last plan's rounds."""
     client = app_client
     await fleet(client, bikes=2, capacity=100)
     await households_with_pickups(client, 6)
@@ -850,10 +849,42 @@ async def test_plans_of_one_day_at_once_leave_one_round_per_bike(
     assert {p["id"] for p in scheduled} == set(visits)
     await client.deps.dispatcher.run_once()
     links = [m for m in fake_sms.sent if "/collector?round=" in m.body]
-    # The same stops give the same text key: repeats of an unchanged plan send none.
-    assert len(links) <= 3 * len(rounds)
-    riders = {m.to for m in links}
-    assert len(riders) == len(rounds)
+    phone_of = {c["id"]: c["phone"] for c in await client.deps.planning.collectors()}
+    assert {m.to for m in links} == {phone_of[r["collector_id"]] for r in rounds}
+
+
+async def test_a_hub_moved_far_after_the_plan_postpones_its_stops_not_strands_them(
+    app_client: Any, clock: Any, fake_sms: Any
+) -> None:
+    """The day's stops were promised from Yaba; the hub then moves to Abuja and
+    the day is planned again: the stops cannot be served, so each household is
+    told, and the pickups are open again, in the operator queue (too far)."""
+    client = app_client
+    await fleet(client, bikes=1)
+    phones = await households_with_pickups(client, 3)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    assert (await resp.json())["scheduled"] == 3
+    [hub] = await client.deps.planning.hubs()
+    resp = await client.patch(
+        f"/api/v1/hubs/{hub['id']}", json={"lat": 9.06, "lon": 7.49}, headers=client.ops
+    )
+    assert resp.status == 200
+    resp = await client.post(
+        "/api/v1/plan", json={"day": tomorrow, "seconds": 0.3}, headers=client.ops
+    )
+    summary = await resp.json()
+    assert summary["scheduled"] == 0 and len(summary["unplanned"]) == 3
+    assert len((await client.deps.views.pickups(status="open")).items) == 3
+    queue = await client.get("/api/v1/households/unlocated", headers=client.ops)
+    assert {h["reason"] for h in (await queue.json())["items"]} == {
+        "too far from any hub"
+    }
+    await client.deps.dispatcher.run_once()
+    for phone in phones:
+        assert any("cannot come" in m for m in fake_sms.to(phone)), phone
 
 
 async def test_an_unchanged_replan_sends_the_rider_no_new_link_and_the_old_one_works(

@@ -98,6 +98,15 @@ def test_solve_file_refuses_a_budget_that_is_not_one(seconds):
         solve_file(CVRP, seconds)
 
 
+@pytest.mark.parametrize("seed", ["-1", "99999999999999999999", "one"])
+def test_main_refuses_a_seed_pyvrp_cannot_take(seed, capsys):
+    """A seed outside 0..2**32-1 is a usage error, not a traceback from PyVRP."""
+    with pytest.raises(SystemExit) as stop:
+        main([str(CVRP), "--seconds", "1", "--seed", seed])
+    assert stop.value.code == 2
+    assert "is not a seed from 0 to 2**32 - 1" in capsys.readouterr().err
+
+
 def test_read_file_says_what_is_wrong_with_a_file(tmp_path):
     """A file that is not an instance raises BadInstance naming it, not KeyError."""
     path = tmp_path / "notes.vrp"
