@@ -33,9 +33,11 @@ NAME_MAX = 80
 
 
 def _name(value: str) -> str:
-    name = value.strip()[:NAME_MAX]
+    name = value.strip()
     if not name:
         raise InvalidInput("the name must not be empty")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"the name must be at most {NAME_MAX} characters")
     return name
 
 

@@ -729,9 +729,11 @@ async def register_shop(
     cmd: RegisterShop, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
     phone = _textable_phone(cmd.phone, settings, "a shop")
+    if len(cmd.name.strip()) > 80:
+        raise InvalidInput("the name must be at most 80 characters")
     async with uow:
         shop_id = await db.add_shop(
-            uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()
+            uow.conn, name=cmd.name.strip(), phone=phone, now=clock.now()
         )
         await uow.commit()
     return shop_id
@@ -741,9 +743,11 @@ async def register_collector(
     cmd: RegisterCollector, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
     phone = _textable_phone(cmd.phone, settings, "a collector")
+    if len(cmd.name.strip()) > 80:
+        raise InvalidInput("the name must be at most 80 characters")
     async with uow:
         collector_id = await db.add_collector(
-            uow.conn, name=cmd.name[:80], phone=phone, now=clock.now()
+            uow.conn, name=cmd.name.strip(), phone=phone, now=clock.now()
         )
         await uow.commit()
     return collector_id

@@ -1041,7 +1041,20 @@ async def test_a_collector_the_service_could_never_text_is_refused(
     assert "must be in NG" in message and "7911123456" not in message
     resp = await client.post(
         "/api/v1/collectors",
+        json={"name": "T" * 81, "phone": random_phone()},
+        headers=client.ops,
+    )
+    assert resp.status == 400  # not cut to 80 without a word
+    resp = await client.post(
+        "/api/v1/collectors",
         json={"name": "Tunde", "phone": random_phone()},
         headers=client.ops,
     )
     assert resp.status == 201
+    resp = await client.post(
+        "/api/v1/hubs",
+        json={"name": "H" * 81, "lat": 6.5, "lon": 3.4},
+        headers=client.ops,
+    )
+    assert resp.status == 400
+    assert "at most 80 characters" in (await resp.json())["error"]["message"]
