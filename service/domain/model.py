@@ -25,6 +25,8 @@ class Household:
     # No location the planner can use (none, or far from every hub): a JOIN
     # again gives the address anew.
     needs_place: bool = False
+    # ...and none is coming: the address was not found, or the place is far.
+    place_lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +231,9 @@ def decide(
             if open_pickup is not None:
                 return answer("pickup_already_open", code=open_pickup.code)
             code = make_code()
+            if household.place_lost:
+                # Booked, but nobody can come until the household says where.
+                return answer("pickup_booked_no_place", CreatePickup(code), code=code)
             return answer("pickup_booked", CreatePickup(code), code=code)
         case p.Cancel(explicit_pickup=explicit):
             if open_pickup is not None:

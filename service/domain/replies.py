@@ -141,6 +141,28 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "atu: JOIN Ada Obi, 12 Herbert Macaulay Way Yaba"
         ),
     },
+    "pickup_booked_no_place": {
+        "en": (
+            "Pickup booked, code {code}. But we cannot find your address: text "
+            "JOIN Name, street or landmark or plus code."
+        ),
+        "pcm": (
+            "We don book your pickup, code {code}. But we no fit find your "
+            "address: text JOIN Name, street or landmark or plus code."
+        ),
+        "yo": (
+            "A ti gba pickup yin, koodu {code}. Sugbon a ko ri adiresi yin: e fi "
+            "JOIN Oruko, opopona tabi ami ibi ranse."
+        ),
+        "ha": (
+            "An yi maka pickup, lamba {code}. Amma ba mu sami adireshinka ba: "
+            "tura JOIN Suna, titi ko alama ko plus code."
+        ),
+        "ig": (
+            "Anyi edebela pickup gi, koodu {code}. Mana anyi ahughi adreesi gi: "
+            "ziga JOIN Aha, okporo uzo ma obu ihe ama."
+        ),
+    },
     "pickup_booked": {
         "en": (
             "Pickup booked. Your code is {code}: show it to the collector. We will "

@@ -183,12 +183,14 @@ _SENDER_STATE = Query(
              WHERE s.provider = :provider AND s.provider_message_id = :sid) AS seen_reply,
            (SELECT 1 FROM pickups c WHERE c.code = :candidate) AS code_taken,
            CASE WHEN h.id IS NULL THEN 0
-                WHEN h.lat IS NULL OR h.lon IS NULL THEN 1
+                -- 1: no place yet, the geocoder still to look; 2: none found.
+                WHEN h.lat IS NULL OR h.lon IS NULL THEN
+                    CASE WHEN h.location_source IS NULL THEN 1 ELSE 2 END
                 -- A place more than HUB_REACH_DEG from every hub is no place.
                 WHEN EXISTS (SELECT 1 FROM hubs) AND NOT EXISTS (
                     SELECT 1 FROM hubs x WHERE abs(x.lat - h.lat) <= :reach
-                                           AND abs(x.lon - h.lon) <= :reach) THEN 1
-                ELSE 0 END AS needs_place
+                                           AND abs(x.lon - h.lon) <= :reach) THEN 2
+                ELSE 0 END AS place
       FROM (SELECT 1 AS one) AS q
       LEFT JOIN households h ON h.phone = :phone
       LEFT JOIN pickups p ON p.household_id = h.id AND p.status IN ('open', 'scheduled')
@@ -230,7 +232,7 @@ class Households:
         (hid, hphone, name, language, status, pickup_id, code) = row[:7]
         available, opted_out, recent, seen, seen_reply, code_taken = row[7:13]
         household = (
-            Household(hid, hphone, name, language, status, bool(row[13]))
+            Household(hid, hphone, name, language, status, row[13] > 0, row[13] == 2)
             if hid is not None
             else None
         )

@@ -229,9 +229,10 @@ async def test_a_location_far_from_every_hub_goes_to_the_operators(
 async def test_a_household_without_a_usable_place_gives_it_again_by_join(
     app_client: Any,
 ) -> None:
-    """JOIN again from a household in the operator queue (no place, or one far
-    from every hub) takes the new address and its plus code; from a household
-    with a good place it changes nothing."""
+    """A household whose address was not found is told so when it books a
+    pickup. JOIN again from a household in the operator queue (no place, or one
+    far from every hub) takes the new address and its plus code; from a
+    household with a good place it changes nothing."""
     client = app_client
     await fleet(client, bikes=1)
     vague, far, placed = random_phone(), random_phone(), random_phone()
@@ -244,6 +245,13 @@ async def test_a_household_without_a_usable_place_gives_it_again_by_join(
         return {h["name"] for h in (await resp.json())["items"]}
 
     assert await queue() == {"Femi", "Hauwa"}
+    # The geocoder finds nothing for Femi's landmark: a pickup he books says so.
+    await client.deps.bus.handle(LocateHouseholds())
+    reply = await client.text("PICKUP", vague)
+    assert reply is not None and "cannot find your address" in reply
+    reply = await client.text("PICKUP", placed)
+    assert reply is not None and "Pickup booked" in reply
+    assert "cannot find" not in reply
     reply = await client.text(f"JOIN Femi, Tejuosho Market {encode(6.51, 3.37)}", vague)
     assert reply is not None and "new address" in reply
     reply = await client.text(f"JOIN Hauwa, Yaba {encode(6.515, 3.38)}", far)
