@@ -709,9 +709,14 @@ async def reverse_weighing(
     return recorded.id
 
 
-def _textable_phone(raw: str, settings: Settings, who: str) -> str:
-    """``raw`` as E.164, if the service may text it (RECOOP_SMS_ALLOWED_COUNTRIES):
-    a shop or collector elsewhere would never get a text or a sign-in code."""
+def _contact(name: str, raw: str, settings: Settings, who: str) -> tuple[str, str]:
+    """A shop's or collector's name and phone as stored: the name at most 80
+    characters, the phone E.164 and one the service may text
+    (RECOOP_SMS_ALLOWED_COUNTRIES: elsewhere it would never get a text or a
+    sign-in code)."""
+    name = name.strip()
+    if len(name) > 80:
+        raise InvalidInput("the name must be at most 80 characters")
     try:
         phone = phones.to_e164(raw, settings.default_region)
     except phones.BadPhoneNumber as exc:
@@ -722,19 +727,15 @@ def _textable_phone(raw: str, settings: Settings, who: str) -> str:
             f"{who}'s phone must be in {', '.join(allowed)} "
             "(RECOOP_SMS_ALLOWED_COUNTRIES): the service texts no other country"
         )
-    return phone
+    return name, phone
 
 
 async def register_shop(
     cmd: RegisterShop, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
-    phone = _textable_phone(cmd.phone, settings, "a shop")
-    if len(cmd.name.strip()) > 80:
-        raise InvalidInput("the name must be at most 80 characters")
+    name, phone = _contact(cmd.name, cmd.phone, settings, "a shop")
     async with uow:
-        shop_id = await db.add_shop(
-            uow.conn, name=cmd.name.strip(), phone=phone, now=clock.now()
-        )
+        shop_id = await db.add_shop(uow.conn, name=name, phone=phone, now=clock.now())
         await uow.commit()
     return shop_id
 
@@ -742,12 +743,10 @@ async def register_shop(
 async def register_collector(
     cmd: RegisterCollector, uow: UnitOfWork, *, clock: Clock, settings: Settings
 ) -> int:
-    phone = _textable_phone(cmd.phone, settings, "a collector")
-    if len(cmd.name.strip()) > 80:
-        raise InvalidInput("the name must be at most 80 characters")
+    name, phone = _contact(cmd.name, cmd.phone, settings, "a collector")
     async with uow:
         collector_id = await db.add_collector(
-            uow.conn, name=cmd.name.strip(), phone=phone, now=clock.now()
+            uow.conn, name=name, phone=phone, now=clock.now()
         )
         await uow.commit()
     return collector_id
