@@ -282,7 +282,16 @@ def _solve_parts(
         jobs = [
             dataclasses.replace(job, deadline=min(first_end, deadline)) for job in jobs
         ]
-        with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+        with (
+            ProcessPoolExecutor(max_workers=len(jobs)) as pool,
+            _engine.Board.create() as board,
+        ):
+            # The first seed's search posts its best plans; the others take one
+            # up when it is better than theirs (see _engine.run).
+            jobs = [
+                dataclasses.replace(job, board=board, posts=i == 0)
+                for i, job in enumerate(jobs)
+            ]
             results = list(pool.map(_solve_part, jobs))
             # Ties go to the first seed, so the pick never depends on timing.
             best = min(results, key=lambda r: r.objective)
@@ -625,6 +634,8 @@ class _Job:
     initial: tuple[Round, ...] = ()
     simple: bool = False  # search the plain model (see _plain_search)
     required: bool = False  # every stop required, from ``initial`` (see _plain_search)
+    board: _engine.Board | None = None  # where the racing searches share their best
+    posts: bool = False  # this search posts its best on ``board``; else it adopts
 
 
 # The plain model is searched only when one trip per bike could carry this share
@@ -786,10 +797,11 @@ def _solve_part(job: _Job) -> _PartResult:
             params.max_iterations,
             reloads=not job.simple,
             initial=initial if job.required else None,
+            shares=job,
         )
         required = solution is not None
     if solution is None:
-        solution = _search(data, fleet, params, job.seed, deadline, initial)
+        solution = _search(data, fleet, params, job.seed, deadline, initial, job)
         if not solution.is_feasible():
             solution = _feasible_part(data, solution, initial)
     rounds = _rounds(solution, kept, len(hubs), fleet, sub[fleet.speeds[0]].distance_m)
@@ -943,16 +955,21 @@ def _search(
     seed: int,
     deadline: float,
     initial: Solution | None = None,
+    shares: _Job | None = None,
 ) -> Solution:
-    """Run PyVRP; with balancing, a second phase charges time over the average day."""
+    """Run PyVRP; with balancing, a second phase charges time over the average day.
+    ``shares`` says how the search shares its best with a racing one, if at all."""
     weight = round(params.balance_weight)
     if weight <= 0:
+        post_to, adopt_from = _sharing(shares)
         return _engine.run(
             data,
             seed=seed,
             deadline=deadline,
             max_iterations=params.max_iterations,
             initial=initial,
+            post_to=post_to,
+            adopt_from=adopt_from,
         )
 
     halfway = time.monotonic() + (deadline - time.monotonic()) / 2
@@ -993,6 +1010,7 @@ def _plain_search(
     *,
     reloads: bool = False,
     initial: Solution | None = None,
+    shares: _Job | None = None,
 ) -> Solution | None:
     """Search with every stop required, and one trip per bike unless ``reloads``;
     the answer as a solution of ``data``, or None when no plan is found in a trial
@@ -1025,6 +1043,7 @@ def _plain_search(
             for vt in data.vehicle_types()
         ],
     )
+    post_to, adopt_from = _sharing(shares)
     with warnings.catch_warnings():
         # PyVRP warns when it cannot find a feasible plan; here that is an
         # expected outcome of the trial, not a problem to report.
@@ -1036,8 +1055,18 @@ def _plain_search(
             max_iterations=max_iterations,
             initial=None if initial is None else _carried_over(plain, initial),
             trial=_PLAIN_TRIAL if initial is None else None,
+            post_to=post_to,
+            adopt_from=adopt_from,
         )
     return _carried_over(data, found) if found.is_feasible() else None
+
+
+def _sharing(job: _Job | None) -> tuple[_engine.Board | None, _engine.Board | None]:
+    """How a search of ``job`` shares its best: the boards _engine.run posts to
+    and adopts from."""
+    if job is None or job.board is None:
+        return None, None
+    return (job.board, None) if job.posts else (None, job.board)
 
 
 def _feasible_part(

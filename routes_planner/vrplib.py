@@ -269,7 +269,9 @@ def _cooperative(
     Small instances get one run per process and keep the best, the first (in
     this process, which would otherwise only wait) with PyVRP's own setting and
     the second with short kicks, a short history or PyVRP's setting again, by
-    the instance (see ``_engine.portfolio``). Big
+    the instance (see ``_engine.portfolio``); the first posts its best
+    solutions on a board, which the second takes up late in the run when they
+    are better than its own. Big
     ones (where a single search is far from converged at short budgets) first
     race seeds with PyVRP's setting for a while, then repeatedly split the best
     solution's routes into ``n_workers`` angular groups around the depot and
@@ -281,9 +283,14 @@ def _cooperative(
         return _engine.run(data, seed=seed, deadline=deadline)
     seeds = [seed + w for w in range(n_workers)]
     if data.num_clients < _SPLIT_ABOVE:
-        with ProcessPoolExecutor(max_workers=n_workers - 1) as pool:
+        with (
+            ProcessPoolExecutor(max_workers=n_workers - 1) as pool,
+            _engine.Board.create() as board,
+        ):
             # PyVRP's own setting races the setting that complements it on
-            # this instance (see _engine.portfolio and the figures above it).
+            # this instance (see _engine.portfolio and the figures above it);
+            # late in the run the second takes up the first's best when that is
+            # better than its own (see _engine.ADOPT_AFTER).
             searches = _engine.portfolio(data, n_workers)
             return _engine.best_of_seeds(
                 data,
@@ -292,16 +299,25 @@ def _cooperative(
                 pool=pool,
                 searches=searches,
                 first_here=True,
+                board=board,
             )
     if data.num_clients < _PLAIN_BESIDE_BELOW and n_workers == 2:
         # Groups gain little here over PyVRP's own search: keep that search
         # (plain PyVRP's trajectory) in this process for the whole time, and
         # improve groups of routes in the other process, one group after the
         # other (cut and merged there too, so nothing here competes with the
-        # search for the interpreter).
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            grouped = pool.submit(_groups, data, seeds[1:], deadline, None, 1)
-            plain = _engine.run(data, seed=seed, deadline=deadline)
+        # search for the interpreter). The search posts its best solutions, and
+        # each round of groups starts from the better of its own and the one
+        # posted: at 10 s on gen-C-500, seeds 1-6, 20,576 · 20,643 · 20,603 ·
+        # 20,589 · 20,613 · 20,609 against 20,603 · 20,608 · 20,587 · 20,702 ·
+        # 20,601 · 20,605 from its own only (plain PyVRP: 20,577 · 20,670 ·
+        # 20,607 · 20,687 · 20,625 · 20,605), 0.06% shorter on average.
+        with (
+            ProcessPoolExecutor(max_workers=1) as pool,
+            _engine.Board.create() as board,
+        ):
+            grouped = pool.submit(_groups, data, seeds[1:], deadline, None, 1, board)
+            plain = _engine.run(data, seed=seed, deadline=deadline, post_to=board)
             other = grouped.result()
         return min((plain, other), key=lambda sol: _engine.objective(data, sol))
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
@@ -314,10 +330,12 @@ def _groups(
     deadline: float,
     pool: ProcessPoolExecutor | None,
     cores: int,
+    board: _engine.Board | None = None,
 ) -> Solution:
     """Race ``seeds`` for the first phase, then improve groups of the best
     solution's routes in rounds: in ``pool`` (``cores`` at once), or one after
-    the other in this process when there is no pool."""
+    the other in this process when there is no pool. A round starts from the
+    solution on ``board`` when that is better."""
     now = time.monotonic()
     first_end = now + _FIRST_PHASE * (deadline - now)
     if pool is None or len(seeds) == 1:
@@ -331,6 +349,11 @@ def _groups(
     rounds = max(1, round((deadline - first_end) / length))
     span = (deadline - first_end) / rounds
     for k in range(rounds):
+        posted = None if board is None else board.read(data)
+        if posted is not None and _engine.objective(data, posted) < _engine.objective(
+            data, best
+        ):
+            best = posted
         end = first_end + (k + 1) * span
         offset = (k + 0.5) / rounds  # rotate the cut lines each round
         n_groups = cores * max(1, round(data.num_clients / (cores * _GROUP_SIZE)))

@@ -22,14 +22,20 @@ def _routes(solution) -> list[list[int]]:
     return [[a.idx for a in r if a.is_client()] for r in solution.routes()]
 
 
-def _record_runs(monkeypatch, module) -> list[tuple[int, _engine.Search]]:
-    """Seed and setting of every PyVRP run started from ``module``, whose process
+Run = tuple[int, _engine.Search, bool, bool]
+
+
+def _record_runs(monkeypatch, module) -> list[Run]:
+    """Seed, setting, and whether it posts or adopts best solutions (see
+    _engine.Board), of every PyVRP run started from ``module``, whose process
     pool becomes a thread pool so the calls can be seen."""
-    seen: list[tuple[int, _engine.Search]] = []
+    seen: list[Run] = []
     real_run = _engine.run
 
     def run(data, **kwargs):
-        seen.append((kwargs["seed"], kwargs.get("search", _engine.PYVRP)))
+        posts, adopts = kwargs.get("post_to"), kwargs.get("adopt_from")
+        search = kwargs.get("search", _engine.PYVRP)
+        seen.append((kwargs["seed"], search, posts is not None, adopts is not None))
         return real_run(data, **kwargs)
 
     monkeypatch.setattr(_engine, "run", run)
@@ -118,8 +124,9 @@ def test_a_race_is_never_worse_than_plain_pyvrp_with_its_first_seed():
 
 
 def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
-    """plan() with two workers races two seeds with PyVRP's own setting: on
-    generated Lagos days short kicks rode 0.7-12% further."""
+    """plan() with two workers races two seeds with PyVRP's own setting (on
+    generated Lagos days short kicks rode 0.7-12% further); the first posts its
+    best plans, the second may take them up."""
     from routes_planner import solver
 
     seen = _record_runs(monkeypatch, solver)
@@ -133,18 +140,24 @@ def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
     result = plan(Problem(stops, bikes, [hub]), params, seed=11, time_limit_s=5.0)
     assert result.unplanned == ()
     pyvrp = _engine.PYVRP
-    assert sorted(seen, key=lambda s: s[0]) == [(11, pyvrp), (12, pyvrp)]
+    assert sorted(seen, key=lambda s: s[0]) == [
+        (11, pyvrp, True, False),
+        (12, pyvrp, False, True),
+    ]
 
 
 def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
     """A benchmark file under 400 customers: one search of each kind, the first
-    with the seed asked for."""
+    with the seed asked for, which posts its best for the second to take up."""
     from routes_planner import vrplib
 
     seen = _record_runs(monkeypatch, vrplib)
     result = vrplib.solve_file(CVRP, 1.0, seed=5, n_workers=2)
     assert result.feasible
-    assert sorted(seen, key=lambda s: s[0]) == [(5, _engine.PYVRP), (6, SHORT_KICKS)]
+    assert sorted(seen, key=lambda s: s[0]) == [
+        (5, _engine.PYVRP, True, False),
+        (6, SHORT_KICKS, False, True),
+    ]
 
 
 def test_recoop_solve_races_a_short_history_with_time_windows(monkeypatch):
@@ -153,7 +166,10 @@ def test_recoop_solve_races_a_short_history_with_time_windows(monkeypatch):
     seen = _record_runs(monkeypatch, vrplib)
     result = vrplib.solve_file(SOLOMON, 1.0, seed=5, n_workers=2)
     assert result.feasible
-    assert sorted(seen, key=lambda s: s[0]) == [(5, _engine.PYVRP), (6, SHORT_HISTORY)]
+    assert sorted(seen, key=lambda s: s[0]) == [
+        (5, _engine.PYVRP, True, False),
+        (6, SHORT_HISTORY, False, True),
+    ]
 
 
 def test_recoop_solve_counts_its_budget_from_the_process_start():
@@ -175,3 +191,74 @@ def test_recoop_solve_counts_its_budget_from_the_process_start():
 
 
 _engine_loaded = time.monotonic()
+
+
+def _capped_run(data, seed: int, iterations: int, **boards):
+    """A run that stops after ``iterations``, with the boards given."""
+    deadline = time.monotonic() + LATER
+    return _engine.run(
+        data, seed=seed, deadline=deadline, max_iterations=iterations, **boards
+    )
+
+
+def _best_known(data):
+    """X-n101-k25's best known routes (customer k of the .sol is client k - 1)."""
+    import vrplib
+    from pyvrp import Solution
+    from pyvrp._pyvrp import Activity, ActivityType, Route
+
+    known = vrplib.read_solution(str(CVRP.with_suffix(".sol")))
+    return Solution(
+        data,
+        [
+            Route(data, [Activity(ActivityType.CLIENT, k - 1) for k in route], 0)
+            for route in known["routes"]
+        ],
+    )
+
+
+def test_a_board_hands_over_what_was_posted_once():
+    data = read_file(CVRP).data
+    best = _best_known(data)
+    with _engine.Board.create() as board:
+        reader = _engine.Board(board.path)
+        assert reader.read(data) is None  # nothing posted yet
+        board.post(best)
+        taken = reader.read(data)
+        assert taken is not None
+        assert _routes(taken) == _routes(best)
+        assert _engine.objective(data, taken) == 27_591
+        assert reader.read(data) is None  # nothing new since
+        assert reader.read(read_file(SOLOMON).data) is None  # another instance
+        path = Path(board.path)
+    assert not path.exists()
+
+
+def test_posting_its_best_does_not_change_a_search():
+    """The first search of a race posts its best solutions and still follows plain
+    PyVRP's trajectory; the last solution posted is the one it returns."""
+    data = read_file(CVRP).data
+    plain = solve(data, MaxIterations(300), seed=7, collect_stats=False).best
+    with _engine.Board.create() as board:
+        ours = _capped_run(data, 7, 300, post_to=board)
+        posted = _engine.Board(board.path).read(data)
+    assert _routes(ours) == _routes(plain)
+    assert posted is not None
+    assert _engine.objective(data, posted) == _engine.objective(data, ours)
+
+
+def test_a_search_takes_up_a_better_solution_posted():
+    """A search that lags takes up the better solution on the board and never
+    returns worse; one that must be reproducible (an iteration cap) does not."""
+    data = read_file(CVRP).data
+    best = _best_known(data)
+    with _engine.Board.create() as board:
+        board.post(best)
+        lagging = _engine.run(
+            data, seed=1, deadline=time.monotonic() + 0.3, adopt_from=board
+        )
+        capped = _capped_run(data, 1, 20, adopt_from=board)
+    assert _engine.objective(data, lagging) == _engine.objective(data, best)
+    alone = solve(data, MaxIterations(20), seed=1, collect_stats=False).best
+    assert _routes(capped) == _routes(alone)
+    assert _engine.objective(data, capped) > _engine.objective(data, best)
