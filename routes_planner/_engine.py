@@ -150,14 +150,19 @@ class Board:
 
     @classmethod
     def create(cls) -> Board:
-        """A new, empty board."""
-        where = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        handle, path = tempfile.mkstemp(prefix="recoop-best-", dir=where)
+        """A new, empty board (in the temporary folder when ``/dev/shm`` cannot
+        take it)."""
+        try:
+            handle, path = tempfile.mkstemp(prefix="recoop-best-", dir="/dev/shm")
+        except OSError:
+            handle, path = tempfile.mkstemp(prefix="recoop-best-")
         os.close(handle)
         return cls(path)
 
     def post(self, solution: Solution) -> None:
-        """Put ``solution`` on the board, in place of what was there."""
+        """Put ``solution`` on the board, in place of what was there. Sharing
+        only speeds the searches up, so a board that cannot be written (a full
+        disk) is left as it was rather than failing the search."""
         routes = [
             (
                 route.vehicle_type(),
@@ -166,9 +171,12 @@ class Board:
             for route in solution.routes()
         ]
         interim = self.path + ".new"
-        with open(interim, "wb") as fh:
-            pickle.dump(routes, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(interim, self.path)
+        try:
+            with open(interim, "wb") as fh:
+                pickle.dump(routes, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(interim, self.path)
+        except OSError:
+            return
 
     def read(self, data: ProblemData) -> Solution | None:
         """What was posted since this reader last looked, as a solution of

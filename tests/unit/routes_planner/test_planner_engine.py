@@ -234,6 +234,18 @@ def test_a_board_hands_over_what_was_posted_once():
     assert not path.exists()
 
 
+def test_a_board_that_cannot_be_written_leaves_the_search_alone(tmp_path):
+    """Sharing only speeds searches up: a board on a missing (or full) disk
+    takes nothing and hands nothing over, and the search runs as if alone."""
+    data = read_file(CVRP).data
+    board = _engine.Board(str(tmp_path / "gone" / "board"))
+    board.post(_best_known(data))
+    assert board.read(data) is None
+    ours = _capped_run(data, 7, 50, post_to=board)
+    plain = solve(data, MaxIterations(50), seed=7, collect_stats=False).best
+    assert _routes(ours) == _routes(plain)
+
+
 def test_posting_its_best_does_not_change_a_search():
     """The first search of a race posts its best solutions and still follows plain
     PyVRP's trajectory; the last solution posted is the one it returns."""
