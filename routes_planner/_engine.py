@@ -1,4 +1,5 @@
-"""Thin layer over PyVRP's solver: wall-clock deadlines and parallel seeds."""
+"""Thin layer over PyVRP's solver: wall-clock deadlines, parallel seeds, and a board
+to share the best solution between processes."""
 
 from __future__ import annotations
 
