@@ -55,6 +55,14 @@ _GROUP_SIZE = 200
 # gen-R-500 the two ways were within 0.1%; on X-n1001-k43 and RC1_10_1, where
 # groups lead plain PyVRP by 2-4%, one core fewer for them cost 0.5-1.2%.
 _PLAIN_BESIDE_BELOW = 700
+# From 700 customers, PyVRP's own search runs beside the groups too when the
+# budget gives it this many seconds per customer or more: at 60 s on X-n1001-k43
+# and RC1_10_1 (seeds 1-3) the groups on both cores came out behind plain PyVRP
+# once in six runs (RC1_10_1 seed 1, 46,920.1 against 46,754.3), with the search
+# beside them ahead in all six (46,736.9 · 46,889.9 · 46,634.8 on RC1_10_1, 0.17%
+# shorter on average than the groups on both cores; 73,251 · 73,235 · 73,304 on
+# X-n1001-k43, 0.23% longer). At 10 s it was 0.1-0.5% longer on both files.
+_BESIDE_SECONDS_PER_CUSTOMER = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +222,9 @@ def solve_file(
 ) -> SolveResult:
     """Solve a benchmark file within a wall-clock budget, reading included.
 
-    Uses ``n_workers`` processes that search from different seeds and share
-    the best solution at each of a few rendezvous, so both cores work on the
-    most promising solution.
+    Uses ``n_workers`` processes: small files race two searches, bigger ones
+    improve groups of the best solution's routes in parallel (see
+    :func:`_cooperative`).
 
     Parameters
     ----------
@@ -301,8 +309,9 @@ def _cooperative(
                 first_here=True,
                 board=board,
             )
-    if data.num_clients < _PLAIN_BESIDE_BELOW and n_workers == 2:
-        # Groups gain little here over PyVRP's own search: keep that search
+    if _plain_beside(data.num_clients, deadline - time.monotonic(), n_workers):
+        # Groups gain little over PyVRP's own search on files under 700
+        # customers or with a long budget: keep that search
         # (plain PyVRP's trajectory) in this process for the whole time, and
         # improve groups of routes in the other process, one group after the
         # other (cut and merged there too, so nothing here competes with the
@@ -322,6 +331,16 @@ def _cooperative(
         return min((plain, other), key=lambda sol: _engine.objective(data, sol))
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
         return _groups(data, seeds, deadline, pool, n_workers)
+
+
+def _plain_beside(customers: int, seconds: float, n_workers: int) -> bool:
+    """Whether PyVRP's own search runs beside the groups (on two cores): under
+    _PLAIN_BESIDE_BELOW customers, or with a budget long enough for it to come
+    near its best (_BESIDE_SECONDS_PER_CUSTOMER)."""
+    if n_workers != 2:
+        return False
+    long_budget = seconds >= _BESIDE_SECONDS_PER_CUSTOMER * customers
+    return customers < _PLAIN_BESIDE_BELOW or long_budget
 
 
 def _groups(

@@ -182,3 +182,21 @@ def test_big_file_improved_in_groups_keeps_every_customer_once(
         sum(instance.data.client(c - 1).delivery[0] for c in r) for r in result.routes
     ]
     assert max(load) <= 60
+
+
+@pytest.mark.parametrize(
+    ("customers", "seconds", "workers", "beside"),
+    [
+        (450, 10.0, 2, True),  # under 700 customers: always
+        (1000, 10.0, 2, False),  # 10 ms a customer: groups on both cores
+        (1000, 60.0, 2, True),  # 60 ms a customer: PyVRP's own search beside
+        (450, 60.0, 1, False),  # one process: no second core to put it beside
+        (450, 60.0, 3, False),
+    ],
+)
+def test_pyvrps_own_search_runs_beside_the_groups_on_small_files_or_long_budgets(
+    customers: int, seconds: float, workers: int, beside: bool
+):
+    from routes_planner.vrplib import _plain_beside
+
+    assert _plain_beside(customers, seconds, workers) is beside
