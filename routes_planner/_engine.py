@@ -22,7 +22,9 @@ from pyvrp import (
 )
 from pyvrp._pyvrp import Activity, ActivityType, Route
 from pyvrp.search import PerturbationParams
-from pyvrp.solve import SolveParams, solve
+from pyvrp.solve import SolveParams
+
+from routes_planner import _ils
 
 # The parallel searches on benchmark files under 400 customers race PyVRP's own
 # setting (the first search, with plain PyVRP's seed, so it follows plain
@@ -320,12 +322,10 @@ def run(
             data=data,
             next_look=first_look,
         )
-        result = solve(
+        result = _ils.solve(
             data,
             stop,
             seed=seed,
-            collect_stats=False,
-            display=False,
             params=search.params(post_to),
             initial_solution=best,
         )
