@@ -33,17 +33,9 @@ from pyvrp.solve import SolveParams
 from pyvrp.solve import solve as pyvrp_solve
 
 sys.path.insert(0, str(Path(__file__).parent))
-from planner import all_instances, pyvrp_data
+from planner import WallClock, all_instances, pyvrp_data
 
 from routes_planner import _ils
-
-
-class _Until:
-    def __init__(self, seconds: float) -> None:
-        self.at = time.perf_counter() + seconds
-
-    def __call__(self, best_cost: float) -> bool:
-        return time.perf_counter() >= self.at
 
 
 class _After:
@@ -91,7 +83,7 @@ def _split(
 ) -> tuple[float, float]:
     """Microseconds an iteration, in the local search and outside it."""
     clock = _Clock()
-    params = SolveParams(ils=IteratedLocalSearchParams(callbacks=clock))  # type: ignore[arg-type]
+    params = SolveParams(ils=IteratedLocalSearchParams(callbacks=clock))
     _LOCAL_SEARCH.__call__ = _timed
     try:
         if which == "pyvrp":
@@ -108,7 +100,7 @@ def _split(
 
 
 def _iterations(data: ProblemData, which: str, seconds: float, seed: int) -> int:
-    stop = _Until(seconds)
+    stop = WallClock(time.perf_counter() + seconds)
     if which == "pyvrp":
         return pyvrp_solve(data, stop, seed=seed, collect_stats=False).num_iterations
     return _ils.solve(data, stop, seed=seed, params=SolveParams()).num_iterations
@@ -140,7 +132,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         datas = {name: pyvrp_data(makers[name](Path(tmp))) for name in args.instances}
         for name, data in datas.items():
-            search, outside = [], {"pyvrp": [], "ours": []}
+            search: list[float] = []
+            outside: dict[str, list[float]] = {"pyvrp": [], "ours": []}
             for seed in range(1, args.pairs + 1):
                 for which in _order(seed):
                     inside, rest = _split(data, which, args.iterations, seed)
