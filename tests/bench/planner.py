@@ -13,7 +13,9 @@ import argparse
 import dataclasses
 import math
 import os
+import pickle
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +32,7 @@ from numpy.typing import NDArray
 from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
 
 from routes_planner import GreatCircle, PlannerParams, Problem, plan
+from routes_planner.build_info import pyvrp_build, wheel_copy
 from routes_planner.synthetic import lagos_day
 from routes_planner.vrplib import solve_file
 
@@ -121,6 +124,7 @@ class Answer:
     routes: Routes | None
     reported: float | None = None
     note: str = ""
+    seconds: float | None = None  # the run's own time, when it ran in a child
 
 
 # --- the shared evaluator -------------------------------------------------------
@@ -476,7 +480,47 @@ class WallClock:
 
 
 def run_pyvrp(bench: Bench, seconds: float, seed: int) -> Answer:
-    """One single-thread PyVRP run that stops when the budget is up.
+    """Plain PyVRP as installed from PyPI.
+
+    When this process runs PyVRP built for this machine (deploy/native_pyvrp.py,
+    which ours uses), plain PyVRP runs in a child process on the wheel's
+    package that the build set aside, so the comparison stays with PyVRP as a
+    user installs it; the child's own clock times it, as here.
+    """
+    wheel = wheel_copy()
+    if wheel is None:
+        return run_pyvrp_here(bench, seconds, seed)
+    done = subprocess.run(
+        [sys.executable, __file__, "--plain-child"],
+        input=pickle.dumps((bench, seconds, seed)),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(wheel)},
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"plain PyVRP child failed: {' / '.join(tail)}")
+    answer: Answer = pickle.loads(done.stdout)
+    return answer
+
+
+def _plain_child() -> int:
+    """Child side of run_pyvrp: (bench, seconds, seed) pickled on stdin, the
+    Answer pickled on stdout."""
+    bench, seconds, seed = pickle.loads(sys.stdin.buffer.read())
+    build = pyvrp_build()
+    if build.native:
+        print("the child runs the native build, not the wheel", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    answer = run_pyvrp_here(bench, seconds, seed)
+    answer = dataclasses.replace(answer, seconds=time.perf_counter() - started)
+    sys.stdout.buffer.write(pickle.dumps(answer))
+    return 0
+
+
+def run_pyvrp_here(bench: Bench, seconds: float, seed: int) -> Answer:
+    """One single-thread PyVRP run in this process that stops when the budget is up.
 
     ``pyvrp.solve`` on the data is what ``Model.solve`` runs; calling it directly
     skips the model's rebuilding of the data (about 1.7 s at 1,000 customers).
@@ -894,6 +938,7 @@ def run_instance(
         except Exception as exc:  # a solver crash is a result too
             answer = Answer(None, None, f"error: {type(exc).__name__}: {exc}")
         used = time.perf_counter() - started
+        used = answer.seconds if answer.seconds is not None else used
         if answer.routes is None:
             outcomes.append(Outcome(solver, None, used, [], answer.note, load))
             continue
@@ -931,7 +976,10 @@ def main(argv: list[str] | None = None) -> int:
         "--max-wait", type=float, default=600.0,
         help="seconds of waiting for a quiet machine, over the whole run",
     )  # fmt: skip
+    parser.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.plain_child:
+        return _plain_child()
     seconds = args.long if args.long is not None else args.seconds
 
     chosen = [
@@ -945,6 +993,8 @@ def main(argv: list[str] | None = None) -> int:
     versions = _versions(args.solvers)
     print(f"# {len(chosen)} instances x {', '.join(args.solvers)} at {seconds:g} s; "
           f"{os.cpu_count()} cores; {versions}")  # fmt: skip
+    print(f"# ours runs {pyvrp_build().detail}", end="")
+    print("; plain PyVRP the wheel, in a child process" if wheel_copy() else "")
     guard = LoadGuard(args.max_load, args.max_busy, args.max_wait)
     started = time.perf_counter()
     seeds = args.seeds if args.seeds else [args.seed]

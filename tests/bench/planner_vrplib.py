@@ -11,7 +11,10 @@ ratio of gaps.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +23,7 @@ import vrplib
 from planner import WallClock  # tests/bench/planner.py, beside this script
 from pyvrp import solve
 
+from routes_planner.build_info import pyvrp_build, wheel_copy
 from routes_planner.vrplib import read_file, solve_file
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "vrp"
@@ -31,12 +35,55 @@ def _instances(paths: list[str]) -> list[Path]:
     return sorted(p for p in SHARED.iterdir() if p.suffix in {".vrp", ".txt"})
 
 
+def _plain_here(path: Path, seconds: float, seed: int) -> float:
+    """One ``pyvrp.solve`` in this process, stopped when the budget is up."""
+    instance = read_file(path)
+    plain = solve(
+        instance.data,
+        WallClock(time.perf_counter() + seconds),
+        seed=seed,
+        collect_stats=False,
+        display=False,
+    ).best
+    return plain.distance() / instance.scale if plain.is_feasible() else math.inf
+
+
+def _plain(path: Path, seconds: float, seed: int) -> float:
+    """Plain PyVRP as installed from PyPI: in a child on the wheel's package when
+    this process runs the build made for this machine (see planner.run_pyvrp)."""
+    wheel = wheel_copy()
+    if wheel is None:
+        return _plain_here(path, seconds, seed)
+    cmd = [
+        sys.executable,
+        __file__,
+        "--plain-child",
+        str(path),
+        str(seconds),
+        str(seed),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(wheel)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"plain PyVRP child failed: {done.stderr.strip()[-500:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--plain-child"]:
+        path, seconds, seed = sys.argv[2:5]
+        if pyvrp_build().native:
+            print("the child runs the native build, not the wheel", file=sys.stderr)
+            return 1
+        print(_plain_here(Path(path), float(seconds), int(seed)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", nargs="*")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args(argv)
+    print(f"# ours runs {pyvrp_build().detail}", end="")
+    print("; plain PyVRP the wheel, in a child process" if wheel_copy() else "")
 
     print(
         f"{'instance':<16}{'BKS':>10}{'plain':>11}{'gap':>8}{'ours':>11}{'gap':>8}"
@@ -45,20 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     gaps: dict[str, list[float]] = {"plain": [], "ours": []}
     for path in _instances(args.files):
         bks = float(vrplib.read_solution(str(path.with_suffix(".sol")))["cost"])
-        instance = read_file(path)
         for seed in args.seeds:
-            plain = solve(
-                instance.data,
-                WallClock(time.perf_counter() + args.seconds),
-                seed=seed,
-                collect_stats=False,
-                display=False,
-            ).best
-            plain_cost = (
-                plain.distance() / instance.scale
-                if plain.is_feasible()
-                else float("inf")
-            )
+            plain_cost = _plain(path, args.seconds, seed)
             started = time.perf_counter()
             ours = solve_file(path, args.seconds, seed=seed)
             wall = time.perf_counter() - started
