@@ -27,7 +27,7 @@ native-if-needed: $(STAMP)
 	-$(BIN)/python deploy/native_pyvrp.py --if-needed
 
 native: $(STAMP)
-	$(BIN)/python deploy/native_pyvrp.py
+	$(BIN)/python deploy/native_pyvrp.py --force
 
 # Map, chart and accessibility libraries come from the npm registry, never a CDN.
 $(ASSETS): frontend/package.json frontend/package-lock.json

@@ -13,6 +13,7 @@ Run with the venv's interpreter from the repository root::
 
     .venv/bin/python deploy/native_pyvrp.py            # build unless up to date
     .venv/bin/python deploy/native_pyvrp.py --if-needed  # same, but skip after a failure
+    .venv/bin/python deploy/native_pyvrp.py --force    # build again
     .venv/bin/python deploy/native_pyvrp.py --restore  # put the wheel's modules back
 
 Needs Debian packages (installed with apt-get when run as root; see APT), the
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--if-needed", action="store_true", help="skip after a failure")
     mode.add_argument("--restore", action="store_true", help="put the wheel back")
+    mode.add_argument("--force", action="store_true", help="build even if up to date")
     mode.add_argument("--workload", type=Path, help=argparse.SUPPRESS)
     mode.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         restore()
         return 0
     version = importlib.metadata.version("pyvrp")
-    if up_to_date(version):
+    if not args.force and up_to_date(version):
         print(f"native PyVRP {version}: up to date")
         return 0
     if args.if_needed and FAILED.exists():
@@ -417,46 +419,56 @@ def _trace_in(folder: Path) -> dict[str, str]:
 # --- workload and check (run in a child with PYTHONPATH set) ---------------------
 
 
-def _instances() -> dict[str, ProblemData]:
-    """A CVRP like CVRPLIB X and a Solomon-like instance with windows, seeded."""
+def _instance(n: int, layout: str, windows: bool, per_route: int) -> ProblemData:
+    """A seeded instance in the manner of CVRPLIB X (``layout`` R: customers
+    spread evenly, C: in clusters, RC: half and half; the depot in the centre
+    or a corner) or, with ``windows``, of Solomon/Homberger (one-hour windows
+    and ten minutes' service). About ``per_route`` customers fit a vehicle."""
     import numpy as np
     from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 
-    out: dict[str, ProblemData] = {}
-    for name, n, windows in (("cvrp-300", 300, False), ("tw-200", 200, True)):
-        rng = np.random.default_rng(n)
-        xy = rng.integers(0, 1000, size=(n + 1, 2))
-        xy[0] = (500, 500)
-        dist = np.rint(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)))
-        dist = dist.astype(np.int64)
-        horizon = 4000
-        clients = []
-        for i in range(1, n + 1):
-            early, late = 0, horizon
-            if windows:
-                centre = int(rng.integers(dist[0, i], horizon - dist[i, 0] - 10))
-                early, late = (
-                    max(0, centre - 60),
-                    min(horizon - dist[i, 0], centre + 60),
-                )
-            clients.append(
-                Client(
-                    location=i,
-                    delivery=[int(rng.integers(1, 100))],
-                    service_duration=10 if windows else 0,
-                    tw_early=early,
-                    tw_late=late,
-                )
+    rng = np.random.default_rng(n * 7 + len(layout) + windows)
+    xy = rng.integers(0, 1000, size=(n + 1, 2))
+    if layout != "R":
+        centres = rng.integers(100, 900, size=(max(3, n // 60), 2))
+        clustered = n if layout == "C" else n // 2
+        near = centres[rng.integers(0, len(centres), clustered)]
+        xy[1 : clustered + 1] = np.clip(
+            near + rng.normal(0, 40, (clustered, 2)), 0, 999
+        )
+    xy[0] = (500, 500) if n % 2 else (0, 0)
+    diff = xy[:, None, :] - xy[None, :, :]
+    dist = np.rint(np.hypot(diff[..., 0], diff[..., 1])).astype(np.int64)
+    demand = rng.integers(1, 100, size=n + 1)
+    horizon = 6000 if windows else 0
+    clients = []
+    for i in range(1, n + 1):
+        early, late = 0, horizon
+        if windows:
+            centre = int(rng.integers(dist[0, i], horizon - dist[i, 0] - 70))
+            early, late = (
+                max(0, centre - 30),
+                min(horizon - dist[i, 0] - 10, centre + 30),
             )
-        fleet = VehicleType(
-            num_available=n, capacity=[500 if windows else 700], tw_late=horizon
+        clients.append(
+            Client(
+                location=i,
+                delivery=[int(demand[i])],
+                service_duration=10 if windows else 0,
+                tw_early=early,
+                tw_late=late,
+            )
         )
-        locations = [Location(x=int(x), y=int(y)) for x, y in xy]
-        duration = dist if windows else np.zeros_like(dist)
-        out[name] = ProblemData(
-            locations, clients, [Depot(location=0)], [fleet], [dist], [duration]
-        )
-    return out
+    fleet = VehicleType(
+        num_available=n,
+        capacity=[int(50 * per_route)],
+        tw_late=horizon if windows else np.iinfo(np.int64).max,
+    )
+    locations = [Location(x=int(x), y=int(y)) for x, y in xy]
+    duration = dist if windows else np.zeros_like(dist)
+    return ProblemData(
+        locations, clients, [Depot(location=0)], [fleet], [dist], [duration]
+    )
 
 
 def _trace() -> dict[str, str]:
@@ -464,8 +476,12 @@ def _trace() -> dict[str, str]:
     import pyvrp
     from pyvrp.stop import MaxIterations
 
+    checks = {
+        "cvrp-300": _instance(300, "RC", False, 12),
+        "tw-200": _instance(200, "R", True, 10),
+    }
     out = {}
-    for name, data in _instances().items():
+    for name, data in checks.items():
         result = pyvrp.solve(data, MaxIterations(600), seed=7, display=False)
         steps = [
             (s.current_cost, s.candidate_cost, s.best_cost) for s in result.stats.data
@@ -475,26 +491,31 @@ def _trace() -> dict[str, str]:
 
 
 def _workload(profiles: Path) -> None:
-    """What the planner runs: PyVRP's search on CVRP and windows, and a Lagos day
-    through plan() (several hubs, reloads, windows, worker processes)."""
+    """What the planner runs, on instances of its own (not the benchmark's):
+    PyVRP's search on CVRPs of 200 to 1,000 customers and on windows, and Lagos
+    days through plan() (several hubs, reloads, windows, worker processes)."""
     import pyvrp
-    from pyvrp.stop import MaxIterations
+    from pyvrp.stop import MaxRuntime
 
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(1, str(repo))
     from routes_planner import PlannerParams, plan
     from routes_planner.synthetic import lagos_day
 
-    for name, data in _instances().items():
-        iterations = 3000 if name.startswith("cvrp") else 1500
-        pyvrp.solve(data, MaxIterations(iterations), seed=1, display=False)
+    runs = (
+        (200, "R", False, 6, 3.0),
+        (500, "C", False, 14, 4.0),
+        (800, "RC", False, 9, 5.0),
+        (1000, "R", False, 25, 5.0),
+        (200, "RC", True, 8, 3.0),
+        (1000, "C", True, 10, 5.0),
+    )
+    for n, layout, windows, per_route, seconds in runs:
+        data = _instance(n, layout, windows, per_route)
+        pyvrp.solve(data, MaxRuntime(seconds), seed=1, display=False)
     for stops, hubs, bikes in ((400, 3, 16), (1200, 3, 40)):
-        plan(
-            lagos_day(stops, hubs, bikes, seed=2),
-            PlannerParams(),
-            seed=1,
-            time_limit_s=8,
-        )
+        day = lagos_day(stops, hubs, bikes, seed=2)
+        plan(day, PlannerParams(), seed=1, time_limit_s=6)
 
 
 if __name__ == "__main__":
