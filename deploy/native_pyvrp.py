@@ -270,7 +270,8 @@ def _installed(package: str) -> bool:
     out = subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
     )
-    return out.returncode == 0 and out.stdout.endswith("installed")
+    # Removed packages read "deinstall ok config-files" or "... not-installed".
+    return out.returncode == 0 and out.stdout == "install ok installed"
 
 
 def _keep_wheel_copy(version: str) -> None:

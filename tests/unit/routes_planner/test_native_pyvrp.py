@@ -221,3 +221,26 @@ def test_restore_puts_the_wheels_modules_back(
     for path in script.module_files(site).values():
         assert path.read_bytes() == b"wheel modules"
     assert not script.STAMP.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "installed"),
+    [
+        ("install ok installed", True),
+        ("unknown ok not-installed", False),  # removed and purged
+        ("deinstall ok config-files", False),  # removed, configuration kept
+    ],
+)
+def test_a_removed_apt_package_counts_as_missing(
+    monkeypatch: pytest.MonkeyPatch, status: str, installed: bool
+) -> None:
+    script = _script()
+
+    def dpkg_query(
+        cmd: list[str], **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
+        assert cmd[:2] == ["dpkg-query", "-W"]
+        return subprocess.CompletedProcess(cmd, 0, stdout=status, stderr="")
+
+    monkeypatch.setattr(script.subprocess, "run", dpkg_query)
+    assert script._installed("libspdlog-dev") is installed
