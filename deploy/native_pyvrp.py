@@ -54,8 +54,10 @@ APT = (
 PYBIND11 = "pybind11==3.0.0"  # the version PyVRP 0.14's meson wrap asks for
 BUILD_TOOLS = ("meson>=1.2", "ninja", "docblock", PYBIND11)
 CXX_FLAGS = ("-stdlib=libc++", "-march=native", "-ffp-contract=off")
-LINK_FLAGS = ("-stdlib=libc++", "-static-libstdc++", "-Wl,-Bstatic", "-lc++abi")
-LINK_TAIL = ("-Wl,-Bdynamic",)
+# libc++ and libc++abi linked in, so the modules need only libc and libgcc_s.
+LINK_FLAGS = (
+    "-stdlib=libc++", "-static-libstdc++", "-Wl,-Bstatic", "-lc++abi", "-Wl,-Bdynamic"
+)  # fmt: skip
 MODULES = ("_pyvrp", "search/_search")  # extension modules, relative to pyvrp/
 VENV = Path(sys.prefix)
 HOME = VENV / "pyvrp-native"  # build tree, stamp and failure note
@@ -324,9 +326,10 @@ def _sdist(version: str) -> Path:
     return source
 
 
-def _pkgconfig(tools: Path) -> Path:
-    """pkg-config files: pybind11 from the tools venv, and Debian's spdlog headers
-    used header-only with std::format, as PyVRP's meson wrap would build it."""
+def _pkgconfig(tools: Path) -> str:
+    """PKG_CONFIG_PATH for the build: pybind11 from the tools venv, and Debian's
+    spdlog headers used header-only with std::format, as PyVRP's meson wrap would
+    build it."""
     folder = HOME / "pkgconfig"
     folder.mkdir(exist_ok=True)
     (folder / "spdlog.pc").write_text(
@@ -340,11 +343,11 @@ def _pkgconfig(tools: Path) -> Path:
     )
     if not found:
         raise BuildError("pybind11's pkg-config file is missing from the tools venv")
-    return folder
+    return f"{folder}:{found[0]}"
 
 
 def _meson_build(
-    tools: Path, source: Path, pkgconfig: Path, name: str, extra: tuple[str, ...]
+    tools: Path, source: Path, pkgconfig: str, name: str, extra: tuple[str, ...]
 ) -> Path:
     """Configure, compile and install into HOME/name; returns that folder, which
     holds a complete pyvrp package (the wheel's Python files, the new modules)."""
@@ -355,17 +358,14 @@ def _meson_build(
         path.unlink()
     build_dir = HOME / f"build-{name}"
     shutil.rmtree(build_dir, ignore_errors=True)
-    pybind = next(
-        (tools / "lib").glob("python3*/site-packages/pybind11/share/pkgconfig")
-    )
     env = {
         "PATH": f"{tools / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "PKG_CONFIG_PATH": f"{pkgconfig}:{pybind}",
+        "PKG_CONFIG_PATH": pkgconfig,
         "CXX": "clang++-19",
         "CXX_LD": "lld",
     }
     cpp_args = " ".join((*CXX_FLAGS, *extra))
-    link_args = " ".join((*LINK_FLAGS, *LINK_TAIL, *extra))
+    link_args = " ".join((*LINK_FLAGS, *extra))
     print(f"  compiling PyVRP ({name}; about 90 s)", flush=True)
     _run(
         [str(tools / "bin" / "meson"), "setup", str(build_dir), "--buildtype", "release",
