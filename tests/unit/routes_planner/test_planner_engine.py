@@ -1,9 +1,12 @@
 """The layer over PyVRP: `recoop solve` races PyVRP's own setting against short
 kicks (no time windows) or a short history (time windows)."""
 
+import itertools
+import math
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -144,6 +147,101 @@ def test_the_planners_race_keeps_pyvrps_setting(monkeypatch):
         (11, pyvrp, True, False),
         (12, pyvrp, False, True),
     ]
+
+
+def _plain_pyvrp_day(problem: Problem):
+    """A Lagos day as a user of PyVRP alone would write it (as the bench does):
+    deliveries in grams, a vehicle type per hub and shift, no reloads."""
+    from pyvrp import Client, Depot, Location, ProblemData, VehicleType
+
+    from routes_planner import GreatCircle
+
+    (speed,) = {bike.speed_kmh for bike in problem.bikes}
+    points = [(h.lat, h.lon) for h in problem.hubs]
+    points += [(s.lat, s.lon) for s in problem.stops]
+    table = GreatCircle().table(points, speed)
+    n_hubs, no_limit = len(problem.hubs), 2**63 - 1
+    clients = [
+        Client(
+            location=n_hubs + i,
+            delivery=[math.ceil(s.expected_kg * 1000 - 1e-9)],
+            service_duration=round(s.service_min * 60),
+            tw_early=s.window[0] * 60 if s.window else 0,
+            tw_late=s.window[1] * 60 if s.window else no_limit,
+        )
+        for i, s in enumerate(problem.stops)
+    ]
+    hub_of = {h.id: k for k, h in enumerate(problem.hubs)}
+
+    def fleet(b: Bike) -> tuple[int, int, int, int]:
+        grams = math.floor(b.capacity_kg * 1000 + 1e-9)
+        return (hub_of[b.hub_id], grams, b.shift_start_min * 60, b.shift_end_min * 60)
+
+    fleets = Counter(map(fleet, problem.bikes))
+    vehicle_types = [
+        VehicleType(count, [kg], hub, hub, tw_early=start, tw_late=end)
+        for (hub, kg, start, end), count in fleets.items()
+    ]
+    return ProblemData(
+        [Location(0.0, 0.0) for _ in points],
+        clients,
+        [Depot(location=k) for k in range(n_hubs)],
+        vehicle_types,
+        [table.distance_m],
+        [table.duration_s],
+    )
+
+
+def _length(problem: Problem, data, result) -> int:
+    """A plan's length in metres in ``data``'s matrix (hubs first, then stops)."""
+    matrix = data.distance_matrix(0)
+    node = {s.id: len(problem.hubs) + i for i, s in enumerate(problem.stops)}
+    hub_of = {h.id: k for k, h in enumerate(problem.hubs)}
+    home = {b.id: hub_of[b.hub_id] for b in problem.bikes}
+    total = 0
+    for round_ in result.rounds:
+        for trip in round_.trips:
+            path = [home[round_.bike_id], *(node[v.stop_id] for v in trip.visits)]
+            path.append(home[round_.bike_id])
+            total += sum(int(matrix[a, b]) for a, b in itertools.pairwise(path))
+    return total
+
+
+def test_a_small_days_first_search_is_plain_pyvrp_on_that_day(monkeypatch):
+    """On a day the fleet can carry in single trips, the first of plan()'s two
+    searches follows the very trajectory of PyVRP's solve() on the day as PyVRP
+    alone models it, so at equal iterations the plan is never longer (the other
+    search can only make it shorter). At equal time, the extra iterations a
+    second of PyVRP built for this machine keep it ahead (see the README)."""
+    from pyvrp import Solution
+
+    from routes_planner import solver
+    from routes_planner.synthetic import lagos_day
+
+    firsts: list[Solution] = []
+    real_run = _engine.run
+
+    def run(data, **kwargs):
+        found = real_run(data, **kwargs)
+        if kwargs.get("post_to") is not None:
+            firsts.append(found)
+        return found
+
+    monkeypatch.setattr(_engine, "run", run)
+    monkeypatch.setattr(solver, "ProcessPoolExecutor", ThreadPoolExecutor)
+    problem = lagos_day(80, n_hubs=2, n_bikes=6, seed=3)
+    data = _plain_pyvrp_day(problem)
+    params = PlannerParams(n_workers=2, max_iterations=400)
+    for seed in (1, 2):
+        firsts.clear()
+        plain = solve(data, MaxIterations(400), seed=seed, collect_stats=False).best
+        result = plan(problem, params, seed=seed, time_limit_s=60.0)
+        assert [_routes(s) for s in firsts] == [_routes(plain)]
+        assert [r.vehicle_type() for r in firsts[0].routes()] == [
+            r.vehicle_type() for r in plain.routes()
+        ]
+        assert result.unplanned == ()
+        assert _length(problem, data, result) <= plain.distance()
 
 
 def test_recoop_solve_races_pyvrps_setting_and_short_kicks(monkeypatch):
