@@ -156,15 +156,15 @@ def wheel_hashes(version: str) -> dict[str, str]:
 
 def up_to_date(version: str) -> bool:
     """The native build of ``version`` is in site-packages, made on this CPU."""
-    if not STAMP.exists():
-        return False
-    stamp = json.loads(STAMP.read_text())
-    if stamp.get("pyvrp") != version or stamp.get("cpu") != cpu_fingerprint():
-        return False
+    try:
+        stamp = json.loads(STAMP.read_text())
+        if stamp["pyvrp"] != version or stamp["cpu"] != cpu_fingerprint():
+            return False
+        built = {m: stamp["modules"][m] for m in MODULES}
+    except (OSError, ValueError, TypeError, KeyError):
+        return False  # no stamp, or a damaged one: build again
     files = module_files(site_pyvrp())
-    return all(
-        files[m].exists() and sha256(files[m]) == stamp["modules"][m] for m in MODULES
-    )
+    return all(files[m].exists() and sha256(files[m]) == built[m] for m in MODULES)
 
 
 def restore() -> None:

@@ -176,6 +176,21 @@ def test_the_stamp_is_up_to_date_only_for_its_modules_and_cpu(
     assert not script.up_to_date(VERSION)
 
 
+def test_a_damaged_or_partial_stamp_means_build_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = _script()
+    _fake_install(script, tmp_path, monkeypatch, b"native modules")
+    script.HOME.mkdir()
+    assert not script.up_to_date(VERSION)  # no stamp yet
+    for text in ['{"pyvrp": ', "[]", json.dumps({"pyvrp": VERSION})]:
+        script.STAMP.write_text(text)
+        assert not script.up_to_date(VERSION)
+    cpu = script.cpu_fingerprint()
+    script.STAMP.write_text(json.dumps({"pyvrp": VERSION, "cpu": cpu, "modules": {}}))
+    assert not script.up_to_date(VERSION)
+
+
 def test_after_a_failure_if_needed_skips_and_says_how_to_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
