@@ -487,36 +487,54 @@ def run_pyvrp(bench: Bench, seconds: float, seed: int) -> Answer:
     package that the build set aside, so the comparison stays with PyVRP as a
     user installs it; the child's own clock times it, as here.
     """
-    wheel = wheel_copy()
-    if wheel is None:
+    if wheel_copy() is None:
         return run_pyvrp_here(bench, seconds, seed)
+    answer: Answer = run_on_wheel(__file__, (bench, seconds, seed))
+    return answer
+
+
+def _plain_child() -> int:
+    """Child side of run_pyvrp."""
+    bench, seconds, seed = wheel_child_input()
+    started = time.perf_counter()
+    answer = run_pyvrp_here(bench, seconds, seed)
+    wheel_child_output(
+        dataclasses.replace(answer, seconds=time.perf_counter() - started)
+    )
+    return 0
+
+
+def run_on_wheel(script: str, payload: object) -> Any:
+    """Run ``script --plain-child`` on the wheel's PyVRP package, set aside by
+    the build for this machine (on this venv's PyVRP when there is none):
+    ``payload`` pickled to the child, its answer pickled back (see
+    :func:`wheel_child_input` and :func:`wheel_child_output`)."""
+    wheel = wheel_copy()
+    env = {**os.environ, **({"PYTHONPATH": str(wheel)} if wheel else {})}
     done = subprocess.run(
-        [sys.executable, __file__, "--plain-child"],
-        input=pickle.dumps((bench, seconds, seed)),
+        [sys.executable, script, "--plain-child"],
+        input=pickle.dumps(payload),
         capture_output=True,
-        env={**os.environ, "PYTHONPATH": str(wheel)},
+        env=env,
         check=False,
     )
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise RuntimeError(f"plain PyVRP child failed: {' / '.join(tail)}")
-    answer: Answer = pickle.loads(done.stdout)
-    return answer
+    return pickle.loads(done.stdout)
 
 
-def _plain_child() -> int:
-    """Child side of run_pyvrp: (bench, seconds, seed) pickled on stdin, the
-    Answer pickled on stdout."""
-    bench, seconds, seed = pickle.loads(sys.stdin.buffer.read())
-    build = pyvrp_build()
-    if build.native:
-        print("the child runs the native build, not the wheel", file=sys.stderr)
-        return 1
-    started = time.perf_counter()
-    answer = run_pyvrp_here(bench, seconds, seed)
-    answer = dataclasses.replace(answer, seconds=time.perf_counter() - started)
+def wheel_child_input() -> Any:
+    """In a child of :func:`run_on_wheel`: the payload, once it is sure this
+    process runs the wheel (not the build the parent runs)."""
+    if pyvrp_build().native:
+        raise SystemExit("the child runs the native build, not the wheel")
+    return pickle.loads(sys.stdin.buffer.read())
+
+
+def wheel_child_output(answer: object) -> None:
+    """In a child of :func:`run_on_wheel`: hand ``answer`` back to the parent."""
     sys.stdout.buffer.write(pickle.dumps(answer))
-    return 0
 
 
 def run_pyvrp_here(bench: Bench, seconds: float, seed: int) -> Answer:

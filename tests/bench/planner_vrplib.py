@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import vrplib
-from planner import WallClock  # tests/bench/planner.py, beside this script
+from planner import (  # tests/bench/planner.py, beside this script
+    WallClock,
+    run_on_wheel,
+    wheel_child_input,
+    wheel_child_output,
+)
 from pyvrp import solve
 
 from routes_planner.build_info import pyvrp_build, wheel_copy
@@ -51,31 +54,15 @@ def _plain_here(path: Path, seconds: float, seed: int) -> float:
 def _plain(path: Path, seconds: float, seed: int) -> float:
     """Plain PyVRP as installed from PyPI: in a child on the wheel's package when
     this process runs the build made for this machine (see planner.run_pyvrp)."""
-    wheel = wheel_copy()
-    if wheel is None:
+    if wheel_copy() is None:
         return _plain_here(path, seconds, seed)
-    cmd = [
-        sys.executable,
-        __file__,
-        "--plain-child",
-        str(path),
-        str(seconds),
-        str(seed),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(wheel)}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"plain PyVRP child failed: {done.stderr.strip()[-500:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    cost: float = run_on_wheel(__file__, (path, seconds, seed))
+    return cost
 
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["--plain-child"]:
-        path, seconds, seed = sys.argv[2:5]
-        if pyvrp_build().native:
-            print("the child runs the native build, not the wheel", file=sys.stderr)
-            return 1
-        print(_plain_here(Path(path), float(seconds), int(seed)))
+        wheel_child_output(_plain_here(*wheel_child_input()))
         return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", nargs="*")

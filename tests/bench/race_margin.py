@@ -19,11 +19,7 @@ idle (no second search, no plan() around it): the build's own margin on the day.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import pickle
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +35,7 @@ from routes_planner.build_info import pyvrp_build, wheel_copy
 
 
 def _child() -> int:
-    """Plain PyVRP on the Lagos day pickled on stdin; JSON on stdout. A callback
+    """Plain PyVRP on the Lagos day (a child of planner.run_on_wheel). A callback
     notes the iteration of each new best (no statistics: they slow PyVRP down)."""
     from pyvrp import solve
     from pyvrp.IteratedLocalSearch import (
@@ -57,16 +53,20 @@ def _child() -> int:
         def on_best(self, best: object) -> None:
             self.last_better = self.iterations + 1
 
-    day, seconds, seed = pickle.loads(sys.stdin.buffer.read())
+    day, seconds, seed = bench.wheel_child_input()
     started = time.perf_counter()
     data = bench.pyvrp_data(day)
     stop = bench.WallClock(started + seconds)
     watch = Watch()
     params = SolveParams(ils=IteratedLocalSearchParams(callbacks=watch))
     result = solve(data, stop, seed=seed, params=params, collect_stats=False)
-    print(json.dumps({"iterations": result.num_iterations,
-                      "last_better": watch.last_better,
-                      "cost": result.best.distance(), "native": pyvrp_build().native}))  # fmt: skip
+    bench.wheel_child_output(
+        {
+            "iterations": result.num_iterations,
+            "last_better": watch.last_better,
+            "cost": result.best.distance(),
+        }
+    )
     return 0
 
 
@@ -124,15 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run our first search alone (no second search, no plan()): the build's own margin",
     )
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plain-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
+    if args.plain_child:
         return _child()
     day = bench.lagos(args.stops, hubs=3, bikes=20, seed=16)(Path("."))
     wheel = wheel_copy()
-    env = dict(os.environ)
-    if wheel is not None:
-        env["PYTHONPATH"] = str(wheel)
     print(f"# ours: {pyvrp_build().detail}; plain PyVRP: "
           f"{'the wheel' if wheel else 'the same build'}; lagos-{args.stops}, "
           f"{args.seconds:g} s")  # fmt: skip
@@ -140,14 +137,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'ours km':>9}{'plain km':>10}  first search got there")  # fmt: skip
     for seed in args.seeds:
         ours_it, ours_km = _first_search_iterations(day, args.seconds, seed, args.alone)
-        done = subprocess.run(
-            [sys.executable, __file__, "--child"],
-            input=pickle.dumps((day, args.seconds, seed)),
-            capture_output=True,
-            env=env,
-            check=True,
-        )
-        plain = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        plain = bench.run_on_wheel(__file__, (day, args.seconds, seed))
         reached = "yes" if ours_it >= plain["last_better"] else "NO"
         print(f"{seed:>4}{ours_it:>9}{plain['iterations']:>10}{plain['last_better']:>8}"
               f"{ours_it / plain['iterations']:>7.2f}{ours_km:>9.1f}"
